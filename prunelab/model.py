@@ -1,0 +1,226 @@
+"""Keras side of prunelab: build, train, load, evaluate and prune models.
+
+Call `prunelab.runtime.configure_tensorflow` before these functions in a
+process that must respect a thread count, because importing Keras starts
+TensorFlow.
+"""
+
+import logging
+import zipfile
+
+import numpy as np
+
+from prunelab import pruning
+
+logger = logging.getLogger(__name__)
+
+LOSS_FROM_LOGITS = True
+
+
+def prepare_inputs(images):
+    """Flatten uint8 images to float32 rows scaled to [0, 1]."""
+    images = np.asarray(images)
+    return (images.reshape(len(images), -1).astype(np.float32) / 255.0)
+
+
+def split_validation(x, y, fraction, seed):
+    """Hold out a random `fraction` of (x, y) for validation.
+
+    Returns:
+        ((x_fit, y_fit), (x_validation, y_validation)). With fraction 0 the
+        validation pair is empty.
+    """
+    if not 0 <= fraction < 1:
+        raise ValueError(f"validation fraction must be in [0, 1), received {fraction!r}")
+    order = np.random.default_rng(seed).permutation(len(x))
+    count = int(round(fraction * len(x)))
+    held, kept = order[:count], order[count:]
+    return (x[kept], y[kept]), (x[held], y[held])
+
+
+def build_mlp(input_dim, hidden_units, num_classes):
+    """Build a fully connected ReLU network that outputs logits.
+
+    Args:
+        input_dim: number of input features (784 for MNIST).
+        hidden_units: list of hidden layer widths, e.g. [1000, 1000, 500, 200].
+        num_classes: width of the output (logits) layer.
+
+    Returns:
+        An uncompiled keras.Sequential model whose layers are named
+        hidden_1 ... hidden_n and logits.
+    """
+    import keras
+
+    layers = [keras.Input(shape=(input_dim,), name="pixels")]
+    for index, units in enumerate(hidden_units, start=1):
+        layers.append(keras.layers.Dense(units, activation="relu", name=f"hidden_{index}"))
+    layers.append(keras.layers.Dense(num_classes, name="logits"))
+    return keras.Sequential(layers, name="mlp")
+
+
+def compile_model(model, learning_rate=1e-3, schedule="constant", decay_steps=None):
+    """Compile a logits model with Adam, cross-entropy and accuracy.
+
+    Args:
+        schedule: "constant", or "cosine" for a cosine decay of the learning
+            rate from `learning_rate` to 0 over `decay_steps` steps.
+    """
+    import keras
+
+    if schedule == "cosine":
+        if not decay_steps:
+            raise ValueError("a cosine schedule needs decay_steps > 0")
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    elif schedule == "constant":
+        rate = learning_rate
+    else:
+        raise ValueError(f"schedule must be 'constant' or 'cosine', received {schedule!r}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=LOSS_FROM_LOGITS),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train_model(arrays, hidden_units, epochs, batch_size, learning_rate,
+                schedule, validation_fraction, seed):
+    """Build and train the MLP on the training split of `arrays`.
+
+    A `validation_fraction` of the training images, drawn with `seed`, is
+    held out and scored after every epoch; the test images are not used.
+
+    Returns:
+        (model, history) where history maps each metric to its per-epoch list.
+    """
+    x = prepare_inputs(arrays["x_train"])
+    y = np.asarray(arrays["y_train"], dtype=np.int64)
+    (x_fit, y_fit), validation = split_validation(x, y, validation_fraction, seed)
+    num_classes = int(y.max()) + 1
+    logger.info(
+        "training on %d images, validating on %d, %d classes",
+        len(x_fit), len(validation[0]), num_classes,
+    )
+
+    model = build_mlp(x.shape[1], hidden_units, num_classes)
+    steps_per_epoch = -(-len(x_fit) // batch_size)
+    compile_model(model, learning_rate, schedule, decay_steps=steps_per_epoch * epochs)
+    history = model.fit(
+        x_fit, y_fit,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        validation_data=validation if len(validation[0]) else None,
+        verbose=2,
+    )
+    return model, history.history
+
+
+def evaluate(model, x, y, batch_size=1000):
+    """Return {"loss": ..., "accuracy": ...} of a logits model on (x, y).
+
+    The model is compiled with the training loss first if it is not.
+    """
+    if not model.compiled:
+        compile_model(model)
+    loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    return {"loss": float(loss), "accuracy": float(accuracy)}
+
+
+def load_model(path):
+    """Load a saved .keras model, with an error that names the file.
+
+    Raises:
+        ValueError: if the file is missing, damaged or not a Keras model.
+    """
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"cannot load the Keras model {path}: {type(error).__name__}: {error}. "
+            f"Delete the file and rerun the job that produced it."
+        ) from error
+
+
+def dense_layers(model):
+    """Return the model's Dense layers in order; the last is the output layer."""
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def prune_model(model, k, method, prune_output_layer=False):
+    """Return a pruned copy of a Keras model, leaving `model` untouched.
+
+    Each hidden Dense layer is pruned on its own with
+    `prunelab.pruning.prune_kernel`. The output (logits) layer is kept unless
+    `prune_output_layer` is true, which only weight pruning allows.
+
+    Args:
+        model: a Keras model whose prunable layers are Dense.
+        k: sparsity in [0, 1].
+        method: "weight" or "unit".
+        prune_output_layer: also weight-prune the output layer's kernel.
+
+    Returns:
+        (pruned_model, layers), where layers is a list with one dict per
+        Dense layer: name, kernel_shape, pruned (bool), kernel_zeros (count
+        of zero entries) and kernel_sparsity (their fraction).
+    """
+    import keras
+
+    if method not in pruning.METHODS:
+        raise ValueError(f"method must be one of {pruning.METHODS}, received {method!r}")
+    if prune_output_layer and method == "unit":
+        raise ValueError(
+            "unit pruning of the output layer is not allowed: each output unit is a "
+            "class, so removing one deletes that class; set prune_output_layer to false"
+        )
+    denses = dense_layers(model)
+    if not denses:
+        raise ValueError(f"model {model.name!r} has no Dense layer to prune")
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy_denses = dense_layers(copy)
+    layers = []
+    for position, layer in enumerate(copy_denses):
+        is_output = position == len(copy_denses) - 1
+        selected = prune_output_layer or not is_output
+        weights = layer.get_weights()
+        kernel = weights[0]
+        bias = weights[1] if layer.use_bias else None
+        if selected:
+            kernel, bias = pruning.prune_kernel(kernel, bias, k, method)
+            layer.set_weights([kernel] if bias is None else [kernel, bias])
+        layers.append({
+            "name": layer.name,
+            "kernel_shape": list(kernel.shape),
+            "pruned": selected,
+            "kernel_zeros": int(kernel.size - np.count_nonzero(kernel)),
+            "kernel_sparsity": pruning.sparsity(kernel),
+        })
+    return copy, layers
+
+
+def achieved_sparsity(layers):
+    """Return the fraction of zero entries over the pruned kernels of `layers`.
+
+    `layers` is the list returned by `prune_model`. Without pruned layers the
+    result is 0.0.
+    """
+    pruned = [layer for layer in layers if layer["pruned"]]
+    entries = sum(int(np.prod(layer["kernel_shape"])) for layer in pruned)
+    zeros = sum(layer["kernel_zeros"] for layer in pruned)
+    return zeros / entries if entries else 0.0
+
+
+def count_nonzero_parameters(model):
+    """Return (nonzero, total) over all weights of a model, biases included."""
+    arrays = model.get_weights()
+    nonzero = sum(int(np.count_nonzero(array)) for array in arrays)
+    total = sum(int(array.size) for array in arrays)
+    return nonzero, total

@@ -1,0 +1,132 @@
+"""Tests of the Keras side: pruned copies, output layer, loading, evaluation."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from prunelab import model as models  # noqa: E402
+from prunelab import prune_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    keras.utils.set_random_seed(1)
+    model = models.build_mlp(input_dim=6, hidden_units=[5, 4], num_classes=3)
+    # Biases are non-zero, so tests can tell whether they were pruned.
+    for layer in model.layers:
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel, np.linspace(0.1, 0.5, bias.size).astype(np.float32)])
+    return model
+
+
+def weights_of(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def test_prune_model_leaves_original_untouched(small_model):
+    before = weights_of(small_model)
+    prune_model(small_model, 0.5, "weight")
+    prune_model(small_model, 0.5, "unit")
+    for old, new in zip(before, small_model.get_weights()):
+        assert old.tobytes() == new.tobytes()
+
+
+@pytest.mark.parametrize("method", ["weight", "unit"])
+def test_prune_model_k_zero_bit_for_bit(small_model, method):
+    pruned, _ = prune_model(small_model, 0, method)
+    for old, new in zip(small_model.get_weights(), pruned.get_weights()):
+        assert old.tobytes() == new.tobytes()
+
+
+@pytest.mark.parametrize("method", ["weight", "unit"])
+def test_prune_model_keeps_output_layer(small_model, method):
+    pruned, layers = prune_model(small_model, 1.0, method)
+    kernel, bias = pruned.get_layer("logits").get_weights()
+    original_kernel, original_bias = small_model.get_layer("logits").get_weights()
+    assert np.array_equal(kernel, original_kernel)
+    assert np.array_equal(bias, original_bias)
+    assert [layer["pruned"] for layer in layers] == [True, True, False]
+
+
+def test_prune_model_weight_prunes_output_on_request(small_model):
+    pruned, layers = prune_model(small_model, 0.5, "weight", prune_output_layer=True)
+    kernel = pruned.get_layer("logits").get_weights()[0]
+    # floor(0.5 * 12) entries of the 4 x 3 output kernel.
+    assert np.count_nonzero(kernel == 0) == 6
+    assert layers[-1]["pruned"] is True
+
+
+def test_prune_model_rejects_unit_output(small_model):
+    with pytest.raises(ValueError, match="deletes that class"):
+        prune_model(small_model, 0.5, "unit", prune_output_layer=True)
+
+
+def test_prune_model_exact_counts(small_model):
+    _, layers = prune_model(small_model, 0.5, "weight")
+    # floor(0.5 * 30) = 15 and floor(0.5 * 20) = 10.
+    assert [layer["kernel_zeros"] for layer in layers[:2]] == [15, 10]
+    assert models.achieved_sparsity(layers) == 25 / 50
+
+
+def test_unit_pruning_removed_unit_outputs_zero(small_model):
+    pruned, _ = prune_model(small_model, 0.4, "unit")
+    kernel, bias = pruned.get_layer("hidden_1").get_weights()
+    removed = np.flatnonzero(~kernel.any(axis=0))
+    assert len(removed) == 2  # floor(0.4 * 5)
+    assert np.all(bias[removed] == 0)
+    hidden = keras.Model(pruned.inputs, pruned.get_layer("hidden_1").output)
+    outputs = hidden.predict(np.random.default_rng(0).normal(size=(8, 6)), verbose=0)
+    assert np.all(outputs[:, removed] == 0)
+
+
+@pytest.mark.parametrize("method", ["weight", "unit"])
+def test_k_one_gives_finite_loss(small_model, method):
+    pruned, _ = prune_model(small_model, 1, method)
+    x = np.random.default_rng(0).random((10, 6)).astype(np.float32)
+    y = np.arange(10) % 3
+    scores = models.evaluate(pruned, x, y)
+    assert np.isfinite(scores["loss"])
+
+
+def test_prune_model_rejects_unknown_method(small_model):
+    with pytest.raises(ValueError, match="method must be one of"):
+        prune_model(small_model, 0.5, "random")
+
+
+def test_load_model_names_damaged_file(tmp_path, small_model):
+    path = tmp_path / "model.keras"
+    small_model.save(path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match=f"cannot load the Keras model {path}"):
+        models.load_model(path)
+
+
+def test_load_model_names_missing_file(tmp_path):
+    path = tmp_path / "absent.keras"
+    with pytest.raises(ValueError, match="absent.keras"):
+        models.load_model(path)
+
+
+def test_split_validation_disjoint():
+    x = np.arange(100)
+    (x_fit, _), (x_held, _) = models.split_validation(x, x, 0.1, seed=0)
+    assert len(x_held) == 10
+    assert len(x_fit) == 90
+    assert not set(x_fit) & set(x_held)
+
+
+def test_prepare_inputs_scales_to_unit_interval():
+    images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
+    x = models.prepare_inputs(images)
+    assert x.shape == (1, 4)
+    assert x.dtype == np.float32
+    assert np.allclose(x, [[0.0, 1.0, 0.2, 0.4]])
+
+
+def test_count_nonzero_parameters(small_model):
+    pruned, _ = prune_model(small_model, 1.0, "unit")
+    nonzero, total = models.count_nonzero_parameters(pruned)
+    assert total == 6 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3
+    # Only the output layer's 12 kernel entries and 3 biases remain.
+    assert nonzero == 15
