@@ -1,0 +1,32 @@
+# prunelab: train a Keras MLP on MNIST, prune it by weight and by unit over a
+# sweep of sparsities K, evaluate every pruned model and draw the curves.
+
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# The workflow's own library, importable without installing the package.
+sys.path.insert(0, workflow.basedir)
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        rules.summarize.output.csv,
+        curve_figures(),
+        matrix_figures(),
+    default_target: True

@@ -1,0 +1,51 @@
+# Config checks that the JSON schema cannot express, and the path scheme.
+
+from prunelab.config_checks import check_config
+from prunelab.kvalues import K_PATTERN, format_k
+
+check_config(config)
+
+SEED = config["train"]["seed"]
+# Dimensions kept in every path, so later values sit beside the existing ones.
+SCOPE = "layer"
+FINETUNE_EPOCHS = 0
+K_LABELS = [format_k(k) for k in config["k_values"]]
+CURVE_METRICS = ["test_loss", "test_accuracy", "inference_ms"]
+
+
+wildcard_constraints:
+    seed=r"\d+",
+    method="weight|unit",
+    scope="layer",
+    finetune=r"0",
+    k=K_PATTERN,
+    metric="|".join(CURVE_METRICS),
+    ext="png|svg|pdf",
+
+
+def prune_results(seed=SEED):
+    """Per-(method, K) result files of the sweep."""
+    return expand(
+        "results/prune/seed{seed}/{method}/{scope}/ft{finetune}/k{k}.json",
+        seed=seed,
+        method=config["methods"],
+        scope=SCOPE,
+        finetune=FINETUNE_EPOCHS,
+        k=K_LABELS,
+    )
+
+
+def curve_figures():
+    return expand(
+        "results/plots/{metric}_vs_k.{ext}",
+        metric=CURVE_METRICS,
+        ext=config["plots"]["formats"],
+    )
+
+
+def matrix_figures():
+    return expand(
+        "results/plots/matrices_{method}.{ext}",
+        method=config["methods"],
+        ext=config["plots"]["formats"],
+    )

@@ -1,0 +1,16 @@
+rule fetch_mnist:
+    output:
+        npz="resources/mnist.npz",
+        provenance="resources/mnist.provenance.json",
+    params:
+        sources=config["data"]["sources"],
+        timeout_s=config["data"]["timeout_s"],
+    log:
+        "logs/fetch_mnist.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/prunelab.yaml"
+    script:
+        "../scripts/fetch_mnist.py"

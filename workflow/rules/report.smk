@@ -1,0 +1,57 @@
+rule summarize:
+    input:
+        results=prune_results(),
+        train_metrics=expand(rules.train.output.metrics, seed=SEED),
+    output:
+        csv="results/summary.csv",
+    log:
+        "logs/summarize.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/summarize.py"
+
+
+rule plot_curves:
+    input:
+        csv=rules.summarize.output.csv,
+        train_metrics=expand(rules.train.output.metrics, seed=SEED),
+    output:
+        figures=expand("results/plots/{metric}_vs_k.{ext}", metric=CURVE_METRICS, ext=config["plots"]["formats"]),
+    params:
+        metrics=CURVE_METRICS,
+        formats=config["plots"]["formats"],
+        dpi=config["plots"]["dpi"],
+    log:
+        "logs/plot_curves.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/plot_curves.py"
+
+
+rule plot_matrices:
+    input:
+        model=expand(rules.train.output.model, seed=SEED),
+    output:
+        figures=expand("results/plots/matrices_{{method}}.{ext}", ext=config["plots"]["formats"]),
+    params:
+        k=config["plots"]["matrices_k"],
+        prune_output_layer=config["prune"]["prune_output_layer"],
+        formats=config["plots"]["formats"],
+        dpi=config["plots"]["dpi"],
+    log:
+        "logs/plot_matrices/{method}.log",
+    threads: 1
+    resources:
+        mem_mb=1500,
+    conda:
+        "../../envs/prunelab.yaml"
+    script:
+        "../scripts/plot_matrices.py"

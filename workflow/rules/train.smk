@@ -1,0 +1,26 @@
+rule train:
+    input:
+        npz=rules.fetch_mnist.output.npz,
+    output:
+        model="results/train/seed{seed}/model.keras",
+        history="results/train/seed{seed}/history.csv",
+        metrics="results/train/seed{seed}/metrics.json",
+    params:
+        hidden_units=config["train"]["hidden_units"],
+        epochs=config["train"]["epochs"],
+        batch_size=config["train"]["batch_size"],
+        learning_rate=config["train"]["learning_rate"],
+        lr_schedule=config["train"]["lr_schedule"],
+        validation_fraction=config["train"]["validation_fraction"],
+        evaluate_batch_size=config["evaluate"]["batch_size"],
+    log:
+        "logs/train/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/seed{seed}.tsv"
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=3000,
+    conda:
+        "../../envs/prunelab.yaml"
+    script:
+        "../scripts/train.py"

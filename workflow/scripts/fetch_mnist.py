@@ -1,0 +1,17 @@
+"""Snakemake adapter: fetch MNIST from the first source that validates."""
+
+from prunelab import data
+from prunelab.logs import log_to_file
+
+logger = log_to_file(snakemake.log[0])
+
+try:
+    data.acquire(
+        snakemake.params.sources,
+        snakemake.output.npz,
+        snakemake.output.provenance,
+        timeout_s=snakemake.params.timeout_s,
+    )
+except data.DataError as error:
+    logger.error("%s", error)
+    raise SystemExit(1)

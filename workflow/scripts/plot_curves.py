@@ -1,0 +1,28 @@
+"""Snakemake adapter: draw test loss, accuracy and inference time against K."""
+
+import pandas as pd
+
+from prunelab.fileio import read_json
+from prunelab.logs import log_to_file
+from prunelab.plots import plot_metric
+
+logger = log_to_file(snakemake.log[0])
+params = snakemake.params
+
+summary = pd.read_csv(snakemake.input.csv)
+dense = [read_json(path) for path in snakemake.input.train_metrics]
+references = {
+    "test_loss": sum(d["test_loss"] for d in dense) / len(dense),
+    "test_accuracy": sum(d["test_accuracy"] for d in dense) / len(dense),
+    # The unpruned model is timed by the K = 0 jobs, when the sweep has them.
+    "inference_ms": summary.loc[summary["k"] == 0, "inference_ms"].mean()
+    if (summary["k"] == 0).any() else None,
+}
+
+for metric in params.metrics:
+    paths = [f"results/plots/{metric}_vs_k.{ext}" for ext in params.formats]
+    missing = [path for path in paths if path not in snakemake.output.figures]
+    if missing:
+        raise RuntimeError(f"figure paths {missing} are not outputs of this rule")
+    plot_metric(summary, metric, references[metric], paths, dpi=params.dpi)
+    logger.info("wrote %s", ", ".join(paths))

@@ -1,0 +1,23 @@
+"""Snakemake adapter: draw the pruned weight matrices of one method at one K."""
+
+from prunelab.logs import log_to_file
+from prunelab.runtime import configure_tensorflow
+
+logger = log_to_file(snakemake.log[0])
+configure_tensorflow(snakemake.threads)
+
+from prunelab import model as models  # noqa: E402 (after the thread set-up)
+from prunelab.plots import plot_matrices  # noqa: E402
+
+params = snakemake.params
+method = snakemake.wildcards.method
+
+model = models.load_model(snakemake.input.model[0])
+pruned, layers = models.prune_model(model, params.k, method, params.prune_output_layer)
+kernels = [
+    (layer.name, layer.get_weights()[0])
+    for layer, record in zip(models.dense_layers(pruned), layers)
+    if record["pruned"]
+]
+plot_matrices(kernels, method, params.k, snakemake.output.figures, dpi=params.dpi)
+logger.info("wrote %s", ", ".join(snakemake.output.figures))

@@ -1,0 +1,21 @@
+"""Snakemake adapter: gather the per-(method, K) results into results/summary.csv."""
+
+import pandas as pd
+
+from prunelab.fileio import atomic_path, read_json
+from prunelab.logs import log_to_file
+
+logger = log_to_file(snakemake.log[0])
+
+COLUMNS = [
+    "seed", "method", "scope", "finetune_epochs", "k", "achieved_sparsity",
+    "nonzero_params", "total_params", "test_loss", "test_accuracy",
+    "inference_ms", "inference_ms_q1", "inference_ms_q3", "threads",
+]
+
+rows = [read_json(path) for path in snakemake.input.results]
+summary = pd.DataFrame(rows)[COLUMNS].sort_values(["seed", "method", "scope", "finetune_epochs", "k"])
+with atomic_path(snakemake.output.csv) as temporary:
+    summary.to_csv(temporary, index=False)
+logger.info("wrote %s with %d rows from %d result files", snakemake.output.csv,
+            len(summary), len(rows))
