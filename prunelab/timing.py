@@ -1,8 +1,12 @@
 """Wall-clock timing of a callable: warm-up excluded, median and quartiles."""
 
+import os
 import time
 
 import numpy as np
+
+# Relative to the workflow's working directory.
+TIMING_LOCK_PATH = "results/.timing.lock"
 
 
 def time_call(function, repeats=7, warmup=1):
@@ -46,3 +50,36 @@ def time_inference(model, x, repeats=7, warmup=1):
     `predict_on_batch`.
     """
     return time_call(lambda: model.predict_on_batch(x), repeats=repeats, warmup=warmup)
+
+
+class TimingLock:
+    """A lock file that keeps the workflow's other jobs off the CPU while one job times.
+
+    Jobs hold the lock shared while they load, prune and evaluate, and
+    exclusive while they time, so a timing runs only when no other job of
+    the workflow is inside its shared section. The kernel releases the lock
+    when a process dies, even by SIGKILL.
+
+    NOTE: work outside these sections (TensorFlow's import, other programs on
+    the machine) can still overlap a timing.
+    """
+
+    def __init__(self, path):
+        import fcntl
+
+        self._fcntl = fcntl
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._handle = open(path, "a")
+
+    def shared(self):
+        """Block until the lock is held shared."""
+        self._fcntl.flock(self._handle, self._fcntl.LOCK_SH)
+
+    def exclusive(self):
+        """Block until the lock is held exclusive; a shared hold is given up first."""
+        self._fcntl.flock(self._handle, self._fcntl.LOCK_EX)
+
+    def release(self):
+        """Release the lock and close its file."""
+        self._fcntl.flock(self._handle, self._fcntl.LOCK_UN)
+        self._handle.close()

@@ -2,8 +2,12 @@
 
 from prunelab.logs import log_to_file
 from prunelab.runtime import configure_tensorflow
+from prunelab.timing import TIMING_LOCK_PATH, TimingLock
 
 logger = log_to_file(snakemake.log[0])
+# Held shared, so no inference timing runs while this job loads and draws.
+lock = TimingLock(TIMING_LOCK_PATH)
+lock.shared()
 configure_tensorflow(snakemake.threads)
 
 from prunelab import model as models  # noqa: E402 (after the thread set-up)
@@ -21,3 +25,4 @@ kernels = [
 ]
 plot_matrices(kernels, method, params.k, snakemake.output.figures, dpi=params.dpi)
 logger.info("wrote %s", ", ".join(snakemake.output.figures))
+lock.release()

@@ -1,19 +1,18 @@
 """Snakemake adapter: prune the trained model at one (method, K), evaluate and time it."""
 
-import fcntl
-from pathlib import Path
-
 from prunelab import data
 from prunelab.fileio import write_json
 from prunelab.kvalues import parse_k
 from prunelab.logs import log_to_file
 from prunelab.runtime import configure_tensorflow
+from prunelab.timing import TIMING_LOCK_PATH, TimingLock, time_inference
 
 logger = log_to_file(snakemake.log[0])
+lock = TimingLock(TIMING_LOCK_PATH)
+lock.shared()
 configure_tensorflow(snakemake.threads)
 
 from prunelab import model as models  # noqa: E402 (after the thread set-up)
-from prunelab.timing import time_inference  # noqa: E402
 
 wildcards = snakemake.wildcards
 params = snakemake.params
@@ -36,13 +35,9 @@ scores = models.evaluate(pruned, x_test, y_test, batch_size=params.batch_size)
 logger.info("method %s K=%s: test loss %.4f, accuracy %.4f, sparsity %.4f",
             method, wildcards.k, scores["loss"], scores["accuracy"], achieved)
 
-# Timing runs one job at a time across the workflow, so that two jobs do not
-# time each other's load. NOTE: other jobs may still be loading or evaluating.
-lock_path = Path("results/.timing.lock")
-lock_path.parent.mkdir(parents=True, exist_ok=True)
-with open(lock_path, "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    timing = time_inference(pruned, x_test, repeats=params.timing_repeats)
+lock.exclusive()
+timing = time_inference(pruned, x_test, repeats=params.timing_repeats)
+lock.release()
 logger.info("inference on %d images: median %.1f ms, IQR %.1f-%.1f ms, %d threads",
             len(x_test), timing["median_ms"], timing["q1_ms"], timing["q3_ms"],
             snakemake.threads)

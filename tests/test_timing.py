@@ -1,0 +1,77 @@
+import subprocess
+import sys
+import time
+
+import pytest
+
+from prunelab.timing import TimingLock, time_call
+
+
+def test_time_call_excludes_warmup():
+    calls = []
+
+    def function():
+        # The first call is slow, as a traced or cold call would be.
+        time.sleep(0.2 if not calls else 0.001)
+        calls.append(1)
+
+    result = time_call(function, repeats=5, warmup=1)
+    assert len(calls) == 6
+    assert max(result["samples_ms"]) < 100
+
+
+def test_time_call_reports_quartiles():
+    result = time_call(lambda: time.sleep(0.005), repeats=5)
+    assert result["q1_ms"] <= result["median_ms"] <= result["q3_ms"]
+    assert result["median_ms"] >= 5
+    assert len(result["samples_ms"]) == 5
+
+
+def test_time_call_rejects_few_repeats():
+    with pytest.raises(ValueError, match="repeats must be at least 5, received 3"):
+        time_call(lambda: None, repeats=3)
+
+
+def test_time_call_rejects_no_warmup():
+    with pytest.raises(ValueError, match="warmup must be at least 1"):
+        time_call(lambda: None, warmup=0)
+
+
+def test_timing_lock_exclusive_waits_for_shared(tmp_path):
+    path = tmp_path / "timing.lock"
+    holder = subprocess.Popen([
+        sys.executable, "-c",
+        "import sys, time\n"
+        "from prunelab.timing import TimingLock\n"
+        "lock = TimingLock(sys.argv[1]); lock.shared()\n"
+        "print('held', flush=True); time.sleep(1.0); lock.release()\n",
+        str(path),
+    ], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    lock = TimingLock(path)
+    start = time.perf_counter()
+    lock.exclusive()
+    waited = time.perf_counter() - start
+    lock.release()
+    holder.wait(timeout=10)
+    assert waited > 0.5
+
+
+def test_timing_lock_freed_when_holder_killed(tmp_path):
+    path = tmp_path / "timing.lock"
+    holder = subprocess.Popen([
+        sys.executable, "-c",
+        "import sys, time\n"
+        "from prunelab.timing import TimingLock\n"
+        "lock = TimingLock(sys.argv[1]); lock.exclusive()\n"
+        "print('held', flush=True); time.sleep(60)\n",
+        str(path),
+    ], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    holder.kill()
+    holder.wait(timeout=10)
+    lock = TimingLock(path)
+    start = time.perf_counter()
+    lock.exclusive()
+    lock.release()
+    assert time.perf_counter() - start < 5
