@@ -1,0 +1,184 @@
+"""End-to-end runs of the Snakemake workflow on a tiny config, and its rerun rules."""
+
+import copy
+import json
+import re
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_helpers import REPO, planned_jobs, snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.slow
+
+FULL_RUN = {
+    "fetch_mnist": 1, "train": 1, "prune_evaluate": 6, "summarize": 1,
+    "plot_curves": 1, "plot_matrices": 2, "all": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, mnist_npz):
+    """A directory where the tiny config has run to completion."""
+    directory = tmp_path_factory.mktemp("workflow")
+    config = tiny_config(mnist_npz)
+    write_config(directory, config)
+    planned = planned_jobs(directory)
+    snakemake(directory, "--cores", "2")
+    return directory, config, planned
+
+
+def variant(directory, config, name, change):
+    changed = copy.deepcopy(config)
+    change(changed)
+    write_config(directory, changed, name=name)
+    return planned_jobs(directory, config=name)
+
+
+def test_first_run_plans_every_job(finished_run):
+    _, _, planned = finished_run
+    assert planned == FULL_RUN
+
+
+def test_summary_has_one_row_per_job(finished_run):
+    directory, _, _ = finished_run
+    summary = pd.read_csv(directory / "results/summary.csv")
+    assert len(summary) == 6
+    assert sorted(set(summary["method"])) == ["unit", "weight"]
+    assert sorted(set(summary["k"])) == [0.0, 0.5, 0.9]
+    for column in ("achieved_sparsity", "test_loss", "test_accuracy", "inference_ms"):
+        assert summary[column].notna().all(), column
+
+
+def test_achieved_sparsity_exact_floor_counts(finished_run):
+    directory, _, _ = finished_run
+    summary = pd.read_csv(directory / "results/summary.csv").set_index(["method", "k"])
+    entries = 784 * 24 + 24 * 12
+    # floor(0.9 * 18816) = 16934 and floor(0.9 * 288) = 259.
+    assert summary.loc[("weight", 0.9), "achieved_sparsity"] == pytest.approx((16934 + 259) / entries, abs=1e-12)
+    # floor(0.9 * 24) = 21 columns of 784 and floor(0.9 * 12) = 10 columns of 24.
+    assert summary.loc[("unit", 0.9), "achieved_sparsity"] == pytest.approx((21 * 784 + 10 * 24) / entries, abs=1e-12)
+    assert summary.loc[("weight", 0.0), "achieved_sparsity"] == 0.0
+
+
+def test_k_zero_matches_trained_model(finished_run):
+    directory, _, _ = finished_run
+    trained = json.loads((directory / "results/train/seed0/metrics.json").read_text())
+    summary = pd.read_csv(directory / "results/summary.csv").set_index(["method", "k"])
+    assert summary.loc[("weight", 0.0), "test_accuracy"] == trained["test_accuracy"]
+    assert trained["test_accuracy"] > 0.9
+
+
+def test_job_result_records_layers_and_timing(finished_run):
+    directory, _, _ = finished_run
+    result = json.loads(
+        (directory / "results/prune/seed0/unit/layer/ft0/k0.5000.json").read_text()
+    )
+    assert [layer["pruned"] for layer in result["layers"]] == [True, True, False]
+    assert [layer["kernel_sparsity"] for layer in result["layers"][:2]] == [0.5, 0.5]
+    assert result["inference_repeats"] == 5
+    assert result["inference_ms_q1"] <= result["inference_ms"] <= result["inference_ms_q3"]
+    assert result["threads"] == 1
+
+
+def test_every_figure_written(finished_run):
+    directory, _, _ = finished_run
+    for name in ("test_loss_vs_k", "test_accuracy_vs_k", "inference_ms_vs_k",
+                 "matrices_weight", "matrices_unit"):
+        for ext in ("png", "svg"):
+            path = directory / "results/plots" / f"{name}.{ext}"
+            assert path.stat().st_size > 1000, path
+
+
+def test_data_provenance_written(finished_run):
+    directory, _, _ = finished_run
+    provenance = json.loads((directory / "resources/mnist.provenance.json").read_text())
+    assert provenance["kind"] == "local"
+    assert len(provenance["fetched_sha256"]) == 64
+
+
+def test_training_log_shows_epochs_and_threads(finished_run):
+    directory, _, _ = finished_run
+    log = (directory / "logs/train/seed0.log").read_text()
+    # Keras writes one line per epoch, such as "106/106 - 1s - ... - val_loss: 0.18".
+    assert re.search(r"\d+/\d+ - .*val_accuracy", log)
+    assert "intra-op 2, inter-op 2" in log
+
+
+def test_no_temporary_files_left(finished_run):
+    directory, _, _ = finished_run
+    leftovers = [p for p in directory.rglob(".*tmp-*")] + list(directory.rglob(".fetch-*"))
+    assert leftovers == []
+
+
+def test_second_run_does_nothing(finished_run):
+    directory, _, _ = finished_run
+    assert planned_jobs(directory) == {}
+
+
+def test_one_output_path_builds_only_that(finished_run):
+    directory, _, _ = finished_run
+    target = "results/prune/seed0/weight/layer/ft0/k0.2500.json"
+    assert planned_jobs(directory, target) == {"prune_evaluate": 1}
+
+
+def test_added_k_runs_only_new_jobs(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "added-k.yaml",
+                      lambda c: c["k_values"].append(0.7))
+    assert planned == {"prune_evaluate": 2, "summarize": 1, "plot_curves": 1, "all": 1}
+
+
+def test_plot_setting_reruns_only_plots(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "plot-dpi.yaml",
+                      lambda c: c["plots"].update(dpi=72))
+    assert planned == {"plot_curves": 1, "plot_matrices": 2, "all": 1}
+
+
+def test_matrices_k_reruns_only_matrices(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "matrices-k.yaml",
+                      lambda c: c["plots"].update(matrices_k=0.9))
+    assert planned == {"plot_matrices": 2, "all": 1}
+
+
+def test_training_setting_reruns_downstream(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "epochs.yaml",
+                      lambda c: c["train"].update(epochs=2))
+    assert planned == {key: value for key, value in FULL_RUN.items() if key != "fetch_mnist"}
+
+
+def test_timing_setting_reruns_evaluation_only(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "repeats.yaml",
+                      lambda c: c["evaluate"].update(timing_repeats=6))
+    assert planned == {"prune_evaluate": 6, "summarize": 1, "plot_curves": 1, "all": 1}
+
+
+def test_dry_run_in_fresh_directory(tmp_path):
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    planned = planned_jobs(tmp_path)
+    assert planned == {
+        "fetch_mnist": 1, "train": 1, "prune_evaluate": 20, "summarize": 1,
+        "plot_curves": 1, "plot_matrices": 2, "all": 1,
+    }
+    assert not (tmp_path / "resources").exists()
+
+
+def test_lint_is_clean(tmp_path):
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    result = snakemake(tmp_path, "--lint")
+    assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
+
+
+def test_default_config_matches_schema_defaults():
+    from snakemake.utils import validate
+
+    defaults = {}
+    validate(defaults, str(REPO / "workflow/schemas/config.schema.yaml"))
+    written = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert written == defaults
