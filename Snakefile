@@ -7,7 +7,8 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# The workflow's own library, importable without installing the package.
+# The library of this checkout, even where another copy of prunelab is
+# installed; the scripts do the same through workflow/scripts/use_checkout.py.
 sys.path.insert(0, workflow.basedir)
 
 

@@ -7,6 +7,8 @@ rule fetch_mnist:
         timeout_s=config["data"]["timeout_s"],
     log:
         "logs/fetch_mnist.log",
+    benchmark:
+        "benchmarks/fetch_mnist.tsv"
     threads: 1
     resources:
         mem_mb=2000,

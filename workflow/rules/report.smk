@@ -6,6 +6,8 @@ rule summarize:
         csv="results/summary.csv",
     log:
         "logs/summarize.log",
+    benchmark:
+        "benchmarks/summarize.tsv"
     threads: 1
     resources:
         mem_mb=500,
@@ -27,6 +29,8 @@ rule plot_curves:
         dpi=config["plots"]["dpi"],
     log:
         "logs/plot_curves.log",
+    benchmark:
+        "benchmarks/plot_curves.tsv"
     threads: 1
     resources:
         mem_mb=500,
@@ -48,6 +52,8 @@ rule plot_matrices:
         dpi=config["plots"]["dpi"],
     log:
         "logs/plot_matrices/{method}.log",
+    benchmark:
+        "benchmarks/plot_matrices/{method}.tsv"
     threads: 1
     resources:
         mem_mb=1500,

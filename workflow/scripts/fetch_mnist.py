@@ -1,5 +1,7 @@
 """Snakemake adapter: fetch MNIST from the first source that validates."""
 
+import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
+
 from prunelab import data
 from prunelab.logs import log_to_file
 

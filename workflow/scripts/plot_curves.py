@@ -1,5 +1,7 @@
 """Snakemake adapter: draw test loss, accuracy and inference time against K."""
 
+import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
+
 import pandas as pd
 
 from prunelab.fileio import read_json

@@ -1,5 +1,7 @@
 """Snakemake adapter: draw the pruned weight matrices of one method at one K."""
 
+import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
+
 from prunelab.logs import log_to_file
 from prunelab.runtime import configure_tensorflow
 from prunelab.timing import TIMING_LOCK_PATH, TimingLock

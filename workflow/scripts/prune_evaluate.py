@@ -1,5 +1,7 @@
 """Snakemake adapter: prune the trained model at one (method, K), evaluate and time it."""
 
+import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
+
 from prunelab import data
 from prunelab.fileio import write_json
 from prunelab.kvalues import parse_k

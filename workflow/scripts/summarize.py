@@ -1,5 +1,7 @@
 """Snakemake adapter: gather the per-(method, K) results into results/summary.csv."""
 
+import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
+
 import pandas as pd
 
 from prunelab.fileio import atomic_path, read_json

@@ -1,5 +1,7 @@
 """Snakemake adapter: train the MLP and save the model, history and test metrics."""
 
+import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
+
 import pandas as pd
 
 from prunelab import data
