@@ -37,17 +37,23 @@ def test_time_call_rejects_no_warmup():
         time_call(lambda: None, warmup=0)
 
 
-def test_timing_lock_exclusive_waits_for_shared(tmp_path):
-    path = tmp_path / "timing.lock"
+def start_lock_holder(path, mode, hold_s):
+    """Start a process that holds the lock at `path` in `mode` for `hold_s` seconds."""
     holder = subprocess.Popen([
         sys.executable, "-c",
         "import sys, time\n"
         "from prunelab.timing import TimingLock\n"
-        "lock = TimingLock(sys.argv[1]); lock.shared()\n"
-        "print('held', flush=True); time.sleep(1.0); lock.release()\n",
-        str(path),
+        "lock = TimingLock(sys.argv[1]); getattr(lock, sys.argv[2])()\n"
+        "print('held', flush=True); time.sleep(float(sys.argv[3])); lock.release()\n",
+        str(path), mode, str(hold_s),
     ], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_timing_lock_exclusive_waits_for_shared(tmp_path):
+    path = tmp_path / "timing.lock"
+    holder = start_lock_holder(path, "shared", 1.0)
     lock = TimingLock(path)
     start = time.perf_counter()
     lock.exclusive()
@@ -59,15 +65,7 @@ def test_timing_lock_exclusive_waits_for_shared(tmp_path):
 
 def test_timing_lock_freed_when_holder_killed(tmp_path):
     path = tmp_path / "timing.lock"
-    holder = subprocess.Popen([
-        sys.executable, "-c",
-        "import sys, time\n"
-        "from prunelab.timing import TimingLock\n"
-        "lock = TimingLock(sys.argv[1]); lock.exclusive()\n"
-        "print('held', flush=True); time.sleep(60)\n",
-        str(path),
-    ], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
+    holder = start_lock_holder(path, "exclusive", 60)
     holder.kill()
     holder.wait(timeout=10)
     lock = TimingLock(path)

@@ -14,7 +14,8 @@ from prunelab.runtime import configure_tensorflow
 
 npz, output, log, seed, threads = sys.argv[1:6]
 log_to_file(log)
-tf = configure_tensorflow(int(threads), seed=int(seed))
+configure_tensorflow(int(threads), seed=int(seed))
+import tensorflow as tf
 from prunelab import data, model as models
 
 arrays = data.load_npz(npz)
@@ -60,6 +61,7 @@ def test_training_other_seed_differs(mnist_npz, tmp_path):
 @pytest.mark.slow
 def test_training_logs_threads_and_epochs(mnist_npz, tmp_path):
     _, log = train_in_subprocess(mnist_npz, tmp_path, "run", seed=0, threads=1)
+    assert "job threads 1" in log
     assert "intra-op 1, inter-op 1" in log
     assert "threads 1 1" in log
     assert "Epoch 2/2" in log
@@ -71,3 +73,16 @@ def test_configure_tensorflow_rejects_zero_threads():
 
     with pytest.raises(ValueError, match="threads must be a positive integer, received 0"):
         configure_tensorflow(0)
+
+
+def test_configure_tensorflow_caps_at_available_cpus():
+    script = (
+        "import os\n"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from prunelab.runtime import configure_tensorflow\n"
+        "import tensorflow as tf\n"
+        "print(configure_tensorflow(4), tf.config.threading.get_intra_op_parallelism_threads())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, timeout=120)
+    assert result.stdout.split() == ["1", "1"]

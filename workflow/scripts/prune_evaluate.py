@@ -12,7 +12,7 @@ from prunelab.timing import TIMING_LOCK_PATH, TimingLock, time_inference
 logger = log_to_file(snakemake.log[0])
 lock = TimingLock(TIMING_LOCK_PATH)
 lock.shared()
-configure_tensorflow(snakemake.threads)
+threads = configure_tensorflow(snakemake.threads)
 
 from prunelab import model as models  # noqa: E402 (after the thread set-up)
 
@@ -41,8 +41,7 @@ lock.exclusive()
 timing = time_inference(pruned, x_test, repeats=params.timing_repeats)
 lock.release()
 logger.info("inference on %d images: median %.1f ms, IQR %.1f-%.1f ms, %d threads",
-            len(x_test), timing["median_ms"], timing["q1_ms"], timing["q3_ms"],
-            snakemake.threads)
+            len(x_test), timing["median_ms"], timing["q1_ms"], timing["q3_ms"], threads)
 
 nonzero, total = models.count_nonzero_parameters(pruned)
 write_json(snakemake.output.json, {
@@ -63,6 +62,6 @@ write_json(snakemake.output.json, {
     "inference_ms_q3": timing["q3_ms"],
     "inference_repeats": timing["repeats"],
     "inference_samples_ms": timing["samples_ms"],
-    "threads": snakemake.threads,
+    "threads": threads,
 })
 logger.info("wrote %s", snakemake.output.json)

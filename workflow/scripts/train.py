@@ -11,7 +11,7 @@ from prunelab.runtime import configure_tensorflow
 
 logger = log_to_file(snakemake.log[0])
 seed = int(snakemake.wildcards.seed)
-configure_tensorflow(snakemake.threads, seed=seed)
+threads = configure_tensorflow(snakemake.threads, seed=seed)
 
 from prunelab import model as models  # noqa: E402 (after the thread set-up)
 
@@ -49,7 +49,7 @@ write_json(snakemake.output.metrics, {
     "test_accuracy": test["accuracy"],
     "total_params": total,
     "epochs": params.epochs,
-    "threads": snakemake.threads,
+    "threads": threads,
 })
 logger.info("wrote %s, %s and %s", snakemake.output.model,
             snakemake.output.history, snakemake.output.metrics)
