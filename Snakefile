@@ -28,6 +28,6 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         rules.summarize.output.csv,
-        curve_figures(),
-        matrix_figures(),
+        rules.plot_curves.output.figures,
+        expand(rules.plot_matrices.output.figures, method=config["methods"]),
     default_target: True

@@ -26,7 +26,7 @@ wildcard_constraints:
 def prune_results(seed=SEED):
     """Per-(method, K) result files of the sweep."""
     return expand(
-        "results/prune/seed{seed}/{method}/{scope}/ft{finetune}/k{k}.json",
+        rules.prune_evaluate.output.json,
         seed=seed,
         method=config["methods"],
         scope=SCOPE,
@@ -34,18 +34,3 @@ def prune_results(seed=SEED):
         k=K_LABELS,
     )
 
-
-def curve_figures():
-    return expand(
-        "results/plots/{metric}_vs_k.{ext}",
-        metric=CURVE_METRICS,
-        ext=config["plots"]["formats"],
-    )
-
-
-def matrix_figures():
-    return expand(
-        "results/plots/matrices_{method}.{ext}",
-        method=config["methods"],
-        ext=config["plots"]["formats"],
-    )

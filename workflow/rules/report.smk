@@ -26,7 +26,6 @@ rule plot_curves:
         figures=expand("results/plots/{metric}_vs_k.{ext}", metric=CURVE_METRICS, ext=config["plots"]["formats"]),
     params:
         metrics=CURVE_METRICS,
-        formats=config["plots"]["formats"],
         dpi=config["plots"]["dpi"],
     log:
         "logs/plot_curves.log",
@@ -50,7 +49,6 @@ rule plot_matrices:
     params:
         k=config["plots"]["matrices_k"],
         prune_output_layer=config["prune"]["prune_output_layer"],
-        formats=config["plots"]["formats"],
         dpi=config["plots"]["dpi"],
     log:
         "logs/plot_matrices/{method}.log",
