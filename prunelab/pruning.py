@@ -28,6 +28,7 @@ modify their inputs. `prune_model` returns a pruned copy of a Keras model.
 """
 
 import math
+import numbers
 from fractions import Fraction
 
 import numpy as np
@@ -52,14 +53,17 @@ def pruned_count(k, n):
 
 
 def _as_fraction(k):
-    if isinstance(k, bool) or not isinstance(k, (int, float, str, Fraction)):
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (numbers.Real, str)):
         raise TypeError(
             f"K must be a number in [0, 1], received {k!r} of type {type(k).__name__}"
         )
     try:
-        # repr() of a float is the shortest decimal that reads back to it,
-        # which is the value the user wrote in the config.
-        fraction = Fraction(repr(k) if isinstance(k, float) else k)
+        if isinstance(k, (numbers.Integral, Fraction, str)):
+            fraction = Fraction(int(k) if isinstance(k, numbers.Integral) else k)
+        else:
+            # The shortest decimal that reads back to the float (in its own
+            # precision, for numpy float32) is the value the user wrote.
+            fraction = Fraction(np.format_float_positional(k, unique=True, trim="-"))
     except (ValueError, ZeroDivisionError) as error:
         raise ValueError(f"K must be a number in [0, 1], received {k!r}") from error
     if not 0 <= fraction <= 1:

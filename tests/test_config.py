@@ -49,6 +49,8 @@ def test_missing_local_data_file(config, tmp_path):
     (lambda c: c.update(methods=["weight", "random"]), "'random' is not one of"),
     (lambda c: c["train"].update(epochs=0), "0 is less than the minimum of 1"),
     (lambda c: c["plots"].update(matrices_k=0.7), "plots.matrices_k is 0.7"),
+    (lambda c: c["data"].update(sources=[{"url": "http://127.0.0.1:9/m.npz"}]),
+     "'sha256' is a dependency of 'url'"),
 ])
 def test_bad_config_fails_dry_run(config, tmp_path, change, message):
     bad = copy.deepcopy(config)

@@ -445,6 +445,17 @@ def test_load_npz_random_bytes(tmp_path):
     assert str(path) in str(caught.value)
 
 
+def test_load_npz_text_file(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("not data\n")
+
+    with pytest.raises(data.DataError) as caught:
+        data.load_npz(path)
+
+    assert "not an npz file" in str(caught.value)
+    assert "allow_pickle" not in str(caught.value)
+
+
 def test_load_npz_truncated_copy(tmp_path, npz_bytes):
     path = tmp_path / "truncated.npz"
     path.write_bytes(npz_bytes[: len(npz_bytes) // 2])

@@ -160,3 +160,18 @@ def test_prune_kernel_rejects_unknown_method():
 
 def test_sparsity_counts_exact_zeros():
     assert pruning.sparsity(np.array([0.0, 1e-30, -0.0, 2.0])) == 0.5
+
+
+@pytest.mark.parametrize("k, n, expected", [
+    (np.float64(0.5), 10, 5),
+    (np.float32(0.7), 1000, 700),
+    (np.int64(1), 7, 7),
+])
+def test_pruned_count_accepts_numpy_scalars(k, n, expected):
+    assert pruned_count(k, n) == expected
+
+
+@pytest.mark.parametrize("k", [float("nan"), float("inf"), "abc"])
+def test_pruned_count_rejects_non_finite(k):
+    with pytest.raises(ValueError, match="K must be a number in"):
+        pruned_count(k, 10)

@@ -159,6 +159,40 @@ def test_timing_setting_reruns_evaluation_only(finished_run):
     assert planned == {"prune_evaluate": 6, "summarize": 1, "plot_curves": 1, "all": 1}
 
 
+def test_evaluate_batch_size_keeps_training(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "eval-batch.yaml",
+                      lambda c: c["evaluate"].update(batch_size=500))
+    assert planned == {"prune_evaluate": 6, "summarize": 1, "plot_curves": 1, "all": 1}
+
+
+def test_output_layer_switch_reruns_weight_only(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "output-layer.yaml",
+                      lambda c: c.setdefault("prune", {}).update(prune_output_layer=True))
+    assert planned == {"prune_evaluate": 3, "summarize": 1, "plot_curves": 1,
+                       "plot_matrices": 1, "all": 1}
+
+
+def test_data_settings_do_not_refetch(finished_run):
+    directory, config, _ = finished_run
+
+    def change(changed):
+        changed["data"]["timeout_s"] = 30
+        changed["data"]["sources"].insert(0, {"url": "http://127.0.0.1:9/mnist.npz",
+                                              "sha256": "0" * 64})
+
+    assert variant(directory, config, "data.yaml", change) == {}
+
+
+def test_k_above_one_has_no_rule(finished_run):
+    directory, _, _ = finished_run
+    result = snakemake(directory, "results/prune/seed0/unit/layer/ft0/k1.5000.json",
+                       "--dry-run", check=False)
+    assert result.returncode != 0
+    assert "MissingRuleException" in result.stdout + result.stderr
+
+
 def test_dry_run_in_fresh_directory(tmp_path):
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     planned = planned_jobs(tmp_path)

@@ -5,7 +5,7 @@ rule prune_evaluate:
     output:
         json="results/prune/seed{seed}/{method}/{scope}/ft{finetune}/k{k}.json",
     params:
-        prune_output_layer=config["prune"]["prune_output_layer"],
+        prune_output_layer=prune_output_layer,
         batch_size=config["evaluate"]["batch_size"],
         timing_repeats=config["evaluate"]["timing_repeats"],
     log:

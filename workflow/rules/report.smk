@@ -48,7 +48,7 @@ rule plot_matrices:
         figures=expand("results/plots/matrices_{{method}}.{ext}", ext=config["plots"]["formats"]),
     params:
         k=config["plots"]["matrices_k"],
-        prune_output_layer=config["prune"]["prune_output_layer"],
+        prune_output_layer=prune_output_layer,
         dpi=config["plots"]["dpi"],
     log:
         "logs/plot_matrices/{method}.log",

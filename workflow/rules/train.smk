@@ -12,7 +12,6 @@ rule train:
         learning_rate=config["train"]["learning_rate"],
         lr_schedule=config["train"]["lr_schedule"],
         validation_fraction=config["train"]["validation_fraction"],
-        evaluate_batch_size=config["evaluate"]["batch_size"],
     log:
         "logs/train/seed{seed}.log",
     benchmark:

@@ -6,13 +6,14 @@ from prunelab import data
 from prunelab.logs import log_to_file
 
 logger = log_to_file(snakemake.log[0])
+settings = snakemake.config["data"]
 
 try:
     data.acquire(
-        snakemake.params.sources,
+        settings["sources"],
         snakemake.output.npz,
         snakemake.output.provenance,
-        timeout_s=snakemake.params.timeout_s,
+        timeout_s=settings["timeout_s"],
     )
 except data.DataError as error:
     logger.error("%s", error)

@@ -33,7 +33,7 @@ model, history = models.train_model(
 )
 
 x_test = models.prepare_inputs(arrays["x_test"])
-test = models.evaluate(model, x_test, arrays["y_test"], batch_size=params.evaluate_batch_size)
+test = models.evaluate(model, x_test, arrays["y_test"], batch_size=params.batch_size)
 logger.info("test loss %.4f, test accuracy %.4f", test["loss"], test["accuracy"])
 
 history_frame = pd.DataFrame(history)
