@@ -351,6 +351,11 @@ def fetch_local(source, workdir, timeout_s):
     """Read a local npz file or a directory of IDX files."""
     path = Path(source["local"])
     if path.is_dir():
+        if source.get("sha256"):
+            raise DataError(
+                f"{path}: sha256 is checked for an npz file, not for a directory of "
+                f"IDX files; remove the sha256 key of this source"
+            )
         return load_idx_directory(path), {"sha256": None, "bytes": None}
     if not path.is_file():
         raise DataError(f"{path}: local data file not found")

@@ -825,3 +825,12 @@ def test_source_kind_rejects_entry(source):
         data.source_kind(source)
 
     assert "exactly one of the keys" in str(caught.value)
+
+
+def test_local_directory_rejects_sha256(tmp_path, mnist_arrays):
+    directory = write_idx_directory(tmp_path / "idx", mnist_arrays)
+
+    with pytest.raises(data.DataError) as caught:
+        data.fetch_local({"local": str(directory), "sha256": "0" * 64}, tmp_path, 5)
+
+    assert "not for a directory" in str(caught.value)
