@@ -412,7 +412,7 @@ def acquire(sources, npz_path, provenance_path, timeout_s, spec=MNIST):
             "source %s passed validation: x_train %s, x_test %s",
             label, arrays["x_train"].shape, arrays["x_test"].shape,
         )
-        # Labels were checked to lie in 0..9, so uint8 holds them exactly.
+        # Labels were checked to lie in 0..9, so uint8 stores them exactly.
         arrays = {
             "x_train": arrays["x_train"],
             "y_train": arrays["y_train"].astype(np.uint8),

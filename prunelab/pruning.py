@@ -96,7 +96,7 @@ def unit_mask(kernel, k):
     """Compute the keep-mask of unit pruning for one kernel of shape (inputs, units).
 
     Args:
-        kernel: 2-D array; column j holds the incoming weights of unit j.
+        kernel: 2-D array; column j contains the incoming weights of unit j.
         k: sparsity in [0, 1].
 
     Returns:
