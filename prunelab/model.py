@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 
-from prunelab import pruning
+from prunelab import cost, pruning
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +221,10 @@ def achieved_sparsity(layers):
 def count_nonzero_parameters(model):
     """Return (nonzero, total) over all weights of a model, biases included."""
     arrays = model.get_weights()
-    nonzero = sum(int(np.count_nonzero(array)) for array in arrays)
     total = sum(int(array.size) for array in arrays)
-    return nonzero, total
+    return cost.nonzero_parameters(arrays), total
+
+
+def kernels_of(model):
+    """Return the kernels of the model's Dense layers, input side first."""
+    return [layer.get_weights()[0] for layer in dense_layers(model)]

@@ -63,6 +63,16 @@ def test_achieved_sparsity_exact_floor_counts(finished_run):
     assert summary.loc[("weight", 0.0), "achieved_sparsity"] == 0.0
 
 
+def test_flops_count_nonzero_entries(finished_run):
+    directory, _, _ = finished_run
+    summary = pd.read_csv(directory / "results/summary.csv").set_index(["method", "k"])
+    dense = 2 * (784 * 24 + 24 * 12 + 12 * 10)
+    assert (summary["flops_dense_per_image"] == dense).all()
+    # The output layer's 120 entries stay; 21 columns of 784 and 10 of 24 go.
+    expected = dense - 2 * (21 * 784 + 10 * 24)
+    assert summary.loc[("unit", 0.9), "flops_nonzero_per_image"] == expected
+
+
 def test_k_zero_matches_trained_model(finished_run):
     directory, _, _ = finished_run
     trained = json.loads((directory / "results/train/seed0/metrics.json").read_text())

@@ -2,7 +2,7 @@
 
 import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
 
-from prunelab import data
+from prunelab import cost, data
 from prunelab.fileio import write_json
 from prunelab.kvalues import parse_k
 from prunelab.logs import log_to_file
@@ -44,6 +44,7 @@ logger.info("inference on %d images: median %.1f ms, IQR %.1f-%.1f ms, %d thread
             len(x_test), timing["median_ms"], timing["q1_ms"], timing["q3_ms"], threads)
 
 nonzero, total = models.count_nonzero_parameters(pruned)
+kernels = models.kernels_of(pruned)
 write_json(snakemake.output.json, {
     "seed": int(wildcards.seed),
     "method": method,
@@ -54,6 +55,8 @@ write_json(snakemake.output.json, {
     "layers": layers,
     "nonzero_params": nonzero,
     "total_params": total,
+    "flops_dense_per_image": cost.dense_flops(kernels),
+    "flops_nonzero_per_image": cost.nonzero_flops(kernels),
     "test_loss": scores["loss"],
     "test_accuracy": scores["accuracy"],
     "inference_images": len(x_test),

@@ -11,7 +11,8 @@ logger = log_to_file(snakemake.log[0])
 
 COLUMNS = [
     "seed", "method", "scope", "finetune_epochs", "k", "achieved_sparsity",
-    "nonzero_params", "total_params", "test_loss", "test_accuracy",
+    "nonzero_params", "total_params", "flops_dense_per_image",
+    "flops_nonzero_per_image", "test_loss", "test_accuracy",
     "inference_ms", "inference_ms_q1", "inference_ms_q3", "threads",
 ]
 
