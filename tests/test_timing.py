@@ -27,6 +27,26 @@ def test_time_call_reports_quartiles():
     assert len(result["samples_ms"]) == 5
 
 
+def test_time_call_statistics_on_fake_clock():
+    durations_s = iter([0.010, 0.030, 0.020, 0.050, 0.040])
+    now = [0.0]
+
+    def clock():
+        return now[0]
+
+    def function():
+        now[0] += next(durations_s, 0.0) if calls else 5.0
+        calls.append(1)
+
+    calls = []
+    result = time_call(function, repeats=5, warmup=1, clock=clock)
+    # The 5 s warm-up is excluded; samples are 10, 20, 30, 40 and 50 ms.
+    assert result["samples_ms"] == pytest.approx([10, 30, 20, 50, 40])
+    assert result["median_ms"] == pytest.approx(30)
+    assert result["q1_ms"] == pytest.approx(20)
+    assert result["q3_ms"] == pytest.approx(40)
+
+
 def test_time_call_rejects_few_repeats():
     with pytest.raises(ValueError, match="repeats must be at least 5, received 3"):
         time_call(lambda: None, repeats=3)
