@@ -44,6 +44,40 @@ def time_call(function, repeats=7, warmup=1, clock=time.perf_counter):
     }
 
 
+def time_workloads(predict, x, repeats=7, single_calls=100):
+    """Time a prediction function on the whole batch and on single images.
+
+    Args:
+        predict: function from an input array of shape (n, features) to outputs.
+        x: the batch, for example the 10,000 test images.
+        repeats: timed runs of each workload, after one warm-up run.
+        single_calls: single-image calls per timed run, so that one run lasts
+            long enough for the clock; the latency is the run time divided by
+            this count.
+
+    Returns:
+        {"batch": ..., "single": ...}, each a `time_call` result in ms. For
+        "single" every value is per image.
+    """
+    batch = time_call(lambda: predict(x), repeats=repeats)
+    images = [x[i:i + 1] for i in range(min(single_calls, len(x)))]
+
+    def predict_each():
+        for image in images:
+            predict(image)
+
+    single = time_call(predict_each, repeats=repeats)
+    count = len(images)
+    single = {
+        "median_ms": single["median_ms"] / count,
+        "q1_ms": single["q1_ms"] / count,
+        "q3_ms": single["q3_ms"] / count,
+        "repeats": single["repeats"],
+        "samples_ms": [sample / count for sample in single["samples_ms"]],
+    }
+    return {"batch": batch, "single": single}
+
+
 def time_inference(model, x, repeats=7, warmup=1):
     """Time one forward pass of a Keras model over the whole array `x`.
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from prunelab.timing import TimingLock, time_call
+from prunelab.timing import TimingLock, time_call, time_workloads
 
 
 def test_time_call_excludes_warmup():
@@ -45,6 +45,28 @@ def test_time_call_statistics_on_fake_clock():
     assert result["median_ms"] == pytest.approx(30)
     assert result["q1_ms"] == pytest.approx(20)
     assert result["q3_ms"] == pytest.approx(40)
+
+
+def test_time_workloads_per_image_latency():
+    import numpy as np
+
+    seen = []
+    result = time_workloads(lambda x: seen.append(len(x)), np.zeros((30, 2)), repeats=5,
+                            single_calls=10)
+    # One warm-up and 5 runs of the batch, then of 10 single images.
+    assert seen[:6] == [30] * 6
+    assert seen[6:] == [1] * 60
+    assert set(result) == {"batch", "single"}
+
+
+def test_timing_same_work_twice_agrees():
+    import numpy as np
+
+    matrix = np.random.default_rng(0).random((300, 300)).astype(np.float32)
+    first = time_call(lambda: matrix @ matrix, repeats=9)
+    second = time_call(lambda: matrix @ matrix, repeats=9)
+    ratio = first["median_ms"] / second["median_ms"]
+    assert 1 / 1.5 < ratio < 1.5
 
 
 def test_time_call_rejects_few_repeats():
