@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from prunelab.fileio import atomic_path  # noqa: E402
@@ -12,12 +13,10 @@ from prunelab.fileio import atomic_path  # noqa: E402
 METRIC_LABELS = {
     "test_loss": "Test loss (cross-entropy, nats)",
     "test_accuracy": "Test accuracy (fraction correct)",
-    "inference_ms": "Inference time, 10,000 test images (ms)",
 }
 METRIC_TITLES = {
     "test_loss": "Test loss against sparsity K",
     "test_accuracy": "Test accuracy against sparsity K",
-    "inference_ms": "Inference time against sparsity K (median, IQR bars)",
 }
 METHOD_STYLES = {
     "weight": {"color": "tab:blue", "marker": "o", "label": "weight pruning"},
@@ -37,8 +36,7 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
     """Draw one metric against K, one line per method.
 
     Args:
-        summary: DataFrame with columns method, k and `metric` (and
-            inference_ms_q1/q3 for the time metric).
+        summary: DataFrame with columns method, k and `metric`.
         metric: a key of METRIC_LABELS.
         reference: the unpruned model's value, drawn as a dashed line, or None.
         paths: output files; the format follows each suffix.
@@ -47,26 +45,109 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
     for method, rows in summary.groupby("method", sort=False):
         rows = rows.sort_values("k")
         style = METHOD_STYLES.get(method, {"label": method})
-        if metric == "inference_ms":
-            errors = np.vstack([rows[metric] - rows["inference_ms_q1"],
-                                rows["inference_ms_q3"] - rows[metric]])
-            axes.errorbar(rows["k"], rows[metric], yerr=errors, capsize=3, **style)
-        else:
-            axes.plot(rows["k"], rows[metric], **style)
+        axes.plot(rows["k"], rows[metric], **style)
     if reference is not None:
-        unit = " ms" if metric == "inference_ms" else ""
         axes.axhline(reference, color="grey", linestyle="--", linewidth=1,
-                     label=f"unpruned model ({reference:.4g}{unit})")
+                     label=f"unpruned model ({reference:.4g})")
     if metric == "test_accuracy":
         axes.set_ylim(0, 1.02)
-    if metric == "inference_ms":
-        axes.set_ylim(bottom=0)
     axes.set_xlim(-0.02, 1.02)
     axes.set_xlabel("Sparsity K (fraction of weights or units pruned per layer)")
     axes.set_ylabel(METRIC_LABELS[metric])
     axes.set_title(METRIC_TITLES[metric])
     axes.grid(True, alpha=0.3)
     axes.legend()
+    save_figure(figure, paths, dpi)
+
+
+FORM_STYLES = {
+    ("weight", "masked"): {"color": "tab:blue", "marker": "o", "linestyle": "-",
+                           "label": "weight pruning, masked"},
+    ("weight", "sparse"): {"color": "tab:blue", "marker": "^", "linestyle": ":",
+                           "label": "weight pruning, sparse (CSR)"},
+    ("unit", "masked"): {"color": "tab:orange", "marker": "s", "linestyle": "-",
+                         "label": "unit pruning, masked"},
+    ("unit", "compact"): {"color": "tab:orange", "marker": "D", "linestyle": ":",
+                          "label": "unit pruning, compact"},
+}
+WORKLOAD_TITLES = {
+    "batch": "10,000 test images in one batch (throughput)",
+    "single": "one image per call (latency)",
+}
+
+
+def _plain_log_ticks(axes):
+    """Label a log-scale y axis with plain numbers (0.5, 20) instead of powers of ten."""
+    axes.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def plot_times(summary, paths, dpi=150):
+    """Draw inference time against K for every form, one panel per workload.
+
+    Times are medians, with the interquartile range as error bars. The
+    unpruned model (the K = 0 masked runs) is a grey line, and each method's
+    FLOP-proportional ideal (that time scaled by the fast form's FLOPs over
+    the dense FLOPs) is a dashed line.
+    """
+    figure, axes_pair = plt.subplots(1, 2, figsize=(12.8, 4.8), layout="constrained")
+    for axes, workload in zip(axes_pair, ("batch", "single")):
+        dense_rows = summary[summary["k"] == 0]
+        dense_ms = dense_rows[f"masked_{workload}_ms"].mean() if len(dense_rows) else None
+        for (method, form), style in FORM_STYLES.items():
+            rows = summary[summary["method"] == method].sort_values("k")
+            column = f"{form}_{workload}_ms"
+            if rows.empty or column not in rows or rows[column].isna().all():
+                continue
+            errors = np.vstack([rows[column] - rows[f"{column}_q1"],
+                                rows[f"{column}_q3"] - rows[column]])
+            axes.errorbar(rows["k"], rows[column], yerr=errors, capsize=3, **style)
+            if form != "masked" and dense_ms is not None:
+                axes.plot(rows["k"], dense_ms * rows["ideal_time_ratio"], color=style["color"],
+                          linestyle="--", linewidth=1,
+                          label=f"{method} pruning, FLOP-proportional ideal")
+        if dense_ms is not None:
+            axes.axhline(dense_ms, color="grey", linewidth=1,
+                         label=f"unpruned model ({dense_ms:.3g} ms)")
+        axes.set_yscale("log")
+        _plain_log_ticks(axes)
+        axes.set_xlim(-0.02, 1.02)
+        axes.set_xlabel("Sparsity K (fraction of weights or units pruned per layer)")
+        axes.set_ylabel("Inference time (ms, log scale)")
+        axes.set_title(WORKLOAD_TITLES[workload])
+        axes.grid(True, which="both", alpha=0.3)
+    axes_pair[0].legend(fontsize=8)
+    figure.suptitle("Inference time against sparsity K: median of timed runs, IQR bars")
+    save_figure(figure, paths, dpi)
+
+
+def plot_sizes(summary, paths, dpi=150):
+    """Draw the bytes on disk of each form against K, on a log scale."""
+    figure, axes = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
+    series = [
+        ("weight", "masked_bytes", {"color": "grey", "marker": "o",
+                                    "label": "masked .keras (either method)"}),
+        ("weight", "masked_gzip_bytes", {"color": "tab:blue", "marker": "o", "linestyle": "--",
+                                         "label": "weight pruning, masked .keras gzipped"}),
+        ("unit", "masked_gzip_bytes", {"color": "tab:orange", "marker": "s", "linestyle": "--",
+                                       "label": "unit pruning, masked .keras gzipped"}),
+        ("weight", "sparse_bytes", {"color": "tab:blue", "marker": "^", "linestyle": ":",
+                                    "label": "weight pruning, sparse CSR .npz"}),
+        ("unit", "compact_bytes", {"color": "tab:orange", "marker": "D", "linestyle": ":",
+                                   "label": "unit pruning, compact .keras"}),
+    ]
+    for method, column, style in series:
+        rows = summary[summary["method"] == method].sort_values("k")
+        if rows.empty or column not in rows or rows[column].isna().all():
+            continue
+        axes.plot(rows["k"], rows[column], **style)
+    axes.set_yscale("log")
+    axes.set_xlim(-0.02, 1.02)
+    axes.set_xlabel("Sparsity K (fraction of weights or units pruned per layer)")
+    axes.set_ylabel("Size on disk (bytes, log scale)")
+    axes.set_title("Model size on disk against sparsity K")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
     save_figure(figure, paths, dpi)
 
 

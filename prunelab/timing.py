@@ -78,15 +78,6 @@ def time_workloads(predict, x, repeats=7, single_calls=100):
     return {"batch": batch, "single": single}
 
 
-def time_inference(model, x, repeats=7, warmup=1):
-    """Time one forward pass of a Keras model over the whole array `x`.
-
-    All of `x` goes through the model as a single batch, with
-    `predict_on_batch`.
-    """
-    return time_call(lambda: model.predict_on_batch(x), repeats=repeats, warmup=warmup)
-
-
 class TimingLock:
     """A lock file that keeps the workflow's other jobs off the CPU while one job times.
 

@@ -13,8 +13,9 @@ from workflow_helpers import REPO, planned_jobs, snakemake, tiny_config, write_c
 
 pytestmark = pytest.mark.slow
 
+PRUNE_JOBS = {"prune_evaluate_weight": 3, "prune_evaluate_unit": 3}
 FULL_RUN = {
-    "fetch_mnist": 1, "train": 1, "prune_evaluate": 6, "summarize": 1,
+    "fetch_mnist": 1, "train": 1, **PRUNE_JOBS, "summarize": 1,
     "plot_curves": 1, "plot_matrices": 2, "all": 1,
 }
 
@@ -91,12 +92,35 @@ def test_job_result_records_layers_and_timing(finished_run):
     assert result["inference_repeats"] == 5
     assert result["inference_ms_q1"] <= result["inference_ms"] <= result["inference_ms_q3"]
     assert result["threads"] == 1
+    assert result["form"] == "compact"
+    assert result["compact_single_ms"] > 0
+    assert result["form_same_classes"] is True
+
+
+def test_fast_forms_saved_and_match(finished_run):
+    directory, _, _ = finished_run
+    prune = directory / "results/prune/seed0"
+    summary = pd.read_csv(directory / "results/summary.csv")
+    assert summary["form_same_classes"].all()
+    assert (summary["form_max_abs_difference"] < 1e-4).all()
+    for label in ("0.0000", "0.5000", "0.9000"):
+        assert (prune / f"weight/layer/ft0/k{label}.sparse.npz").is_file()
+        assert (prune / f"unit/layer/ft0/k{label}.compact.keras").is_file()
+
+
+def test_compact_model_smaller_on_disk(finished_run):
+    directory, _, _ = finished_run
+    summary = pd.read_csv(directory / "results/summary.csv").set_index(["method", "k"])
+    row = summary.loc[("unit", 0.9)]
+    assert row["compact_bytes"] < row["masked_bytes"]
+    # floor(0.9 * 24) = 21 and floor(0.9 * 12) = 10 units go: 3 and 2 remain.
+    assert row["compact_flops_per_image"] == 2 * (784 * 3 + 3 * 2 + 2 * 10)
 
 
 def test_every_figure_written(finished_run):
     directory, _, _ = finished_run
     for name in ("test_loss_vs_k", "test_accuracy_vs_k", "inference_ms_vs_k",
-                 "matrices_weight", "matrices_unit"):
+                 "size_bytes_vs_k", "matrices_weight", "matrices_unit"):
         for ext in ("png", "svg"):
             path = directory / "results/plots" / f"{name}.{ext}"
             assert path.stat().st_size > 1000, path
@@ -131,14 +155,15 @@ def test_second_run_does_nothing(finished_run):
 def test_one_output_path_builds_only_that(finished_run):
     directory, _, _ = finished_run
     target = "results/prune/seed0/weight/layer/ft0/k0.2500.json"
-    assert planned_jobs(directory, target) == {"prune_evaluate": 1}
+    assert planned_jobs(directory, target) == {"prune_evaluate_weight": 1}
 
 
 def test_added_k_runs_only_new_jobs(finished_run):
     directory, config, _ = finished_run
     planned = variant(directory, config, "added-k.yaml",
                       lambda c: c["k_values"].append(0.7))
-    assert planned == {"prune_evaluate": 2, "summarize": 1, "plot_curves": 1, "all": 1}
+    assert planned == {"prune_evaluate_weight": 1, "prune_evaluate_unit": 1, "summarize": 1,
+                       "plot_curves": 1, "all": 1}
 
 
 def test_plot_setting_reruns_only_plots(finished_run):
@@ -166,21 +191,21 @@ def test_timing_setting_reruns_evaluation_only(finished_run):
     directory, config, _ = finished_run
     planned = variant(directory, config, "repeats.yaml",
                       lambda c: c["evaluate"].update(timing_repeats=6))
-    assert planned == {"prune_evaluate": 6, "summarize": 1, "plot_curves": 1, "all": 1}
+    assert planned == {**PRUNE_JOBS, "summarize": 1, "plot_curves": 1, "all": 1}
 
 
 def test_evaluate_batch_size_keeps_training(finished_run):
     directory, config, _ = finished_run
     planned = variant(directory, config, "eval-batch.yaml",
                       lambda c: c["evaluate"].update(batch_size=500))
-    assert planned == {"prune_evaluate": 6, "summarize": 1, "plot_curves": 1, "all": 1}
+    assert planned == {**PRUNE_JOBS, "summarize": 1, "plot_curves": 1, "all": 1}
 
 
 def test_output_layer_switch_reruns_weight_only(finished_run):
     directory, config, _ = finished_run
     planned = variant(directory, config, "output-layer.yaml",
                       lambda c: c.setdefault("prune", {}).update(prune_output_layer=True))
-    assert planned == {"prune_evaluate": 3, "summarize": 1, "plot_curves": 1,
+    assert planned == {"prune_evaluate_weight": 3, "summarize": 1, "plot_curves": 1,
                        "plot_matrices": 1, "all": 1}
 
 
@@ -207,7 +232,8 @@ def test_dry_run_in_fresh_directory(tmp_path):
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     planned = planned_jobs(tmp_path)
     assert planned == {
-        "fetch_mnist": 1, "train": 1, "prune_evaluate": 20, "summarize": 1,
+        "fetch_mnist": 1, "train": 1, "prune_evaluate_weight": 10,
+        "prune_evaluate_unit": 10, "summarize": 1,
         "plot_curves": 1, "plot_matrices": 2, "all": 1,
     }
     assert not (tmp_path / "resources").exists()

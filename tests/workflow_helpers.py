@@ -26,7 +26,7 @@ def tiny_config(data_path):
             "lr_schedule": "constant",
             "validation_fraction": 0.1,
         },
-        "evaluate": {"batch_size": 2000, "timing_repeats": 5},
+        "evaluate": {"batch_size": 2000, "timing_repeats": 5, "single_image_calls": 5},
         "threads": {"train": 2, "evaluate": 1},
         "plots": {"matrices_k": 0.5, "formats": ["png", "svg"], "dpi": 60},
     }

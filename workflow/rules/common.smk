@@ -10,7 +10,7 @@ SEED = config["train"]["seed"]
 SCOPE = "layer"
 FINETUNE_EPOCHS = 0
 K_LABELS = [format_k(k) for k in config["k_values"]]
-CURVE_METRICS = ["test_loss", "test_accuracy", "inference_ms"]
+CURVE_METRICS = ["test_loss", "test_accuracy", "inference_ms", "size_bytes"]
 
 
 wildcard_constraints:
@@ -25,15 +25,17 @@ wildcard_constraints:
 
 def prune_results(seed=SEED):
     """Per-(method, K) result files of the sweep."""
-    return expand(
-        rules.prune_evaluate.output.json,
-        seed=seed,
-        method=config["methods"],
-        scope=SCOPE,
-        finetune=FINETUNE_EPOCHS,
-        k=K_LABELS,
-    )
-
+    return [
+        path
+        for method in config["methods"]
+        for path in expand(
+            getattr(rules, f"prune_evaluate_{method}").output.json,
+            seed=seed,
+            scope=SCOPE,
+            finetune=FINETUNE_EPOCHS,
+            k=K_LABELS,
+        )
+    ]
 
 
 def prune_output_layer(wildcards):

@@ -1,22 +1,32 @@
-rule prune_evaluate:
-    input:
-        model=rules.train.output.model,
-        npz=rules.fetch_mnist.output.npz,
-    output:
-        json="results/prune/seed{seed}/{method}/{scope}/ft{finetune}/k{k}.json",
-    params:
-        prune_output_layer=prune_output_layer,
-        batch_size=config["evaluate"]["batch_size"],
-        timing_repeats=config["evaluate"]["timing_repeats"],
-    log:
-        "logs/prune_evaluate/seed{seed}/{method}/{scope}/ft{finetune}/k{k}.log",
-    benchmark:
-        "benchmarks/prune_evaluate/seed{seed}/{method}/{scope}/ft{finetune}/k{k}.tsv"
-    threads: config["threads"]["evaluate"]
-    # Peak RSS measured with the default network: 1,040 MB at most over the sweep.
-    resources:
-        mem_mb=1400,
-    conda:
-        "../../envs/prunelab.yaml"
-    script:
-        "../scripts/prune_evaluate.py"
+# One rule per method, because each method saves its fast form in its own
+# format: weight pruning a CSR npz, unit pruning a compact .keras model.
+for method, form_file in (("weight", "sparse.npz"), ("unit", "compact.keras")):
+
+    rule:
+        name:
+            f"prune_evaluate_{method}"
+        input:
+            model=rules.train.output.model,
+            npz=rules.fetch_mnist.output.npz,
+        output:
+            json=f"results/prune/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}.json",
+            form=f"results/prune/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}.{form_file}",
+        params:
+            method=method,
+            # Only weight pruning may prune the output layer: each output unit is a class.
+            prune_output_layer=config["prune"]["prune_output_layer"] and method == "weight",
+            batch_size=config["evaluate"]["batch_size"],
+            timing_repeats=config["evaluate"]["timing_repeats"],
+            single_image_calls=config["evaluate"]["single_image_calls"],
+        log:
+            f"logs/prune_evaluate/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}.log",
+        benchmark:
+            f"benchmarks/prune_evaluate/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}.tsv"
+        threads: config["threads"]["evaluate"]
+        # Peak RSS measured with the default network: 1,040 MB at most over the sweep.
+        resources:
+            mem_mb=1400,
+        conda:
+            "../../envs/prunelab.yaml"
+        script:
+            "../scripts/prune_evaluate.py"

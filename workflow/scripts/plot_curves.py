@@ -8,7 +8,7 @@ import pandas as pd
 
 from prunelab.fileio import read_json
 from prunelab.logs import log_to_file
-from prunelab.plots import plot_metric
+from prunelab.plots import plot_metric, plot_sizes, plot_times
 
 logger = log_to_file(snakemake.log[0])
 params = snakemake.params
@@ -18,13 +18,20 @@ dense = [read_json(path) for path in snakemake.input.train_metrics]
 references = {
     "test_loss": sum(d["test_loss"] for d in dense) / len(dense),
     "test_accuracy": sum(d["test_accuracy"] for d in dense) / len(dense),
-    # The unpruned model is timed by the K = 0 jobs, when the sweep has them.
-    "inference_ms": (summary.loc[summary["k"] == 0, "inference_ms"].mean()
-                     if (summary["k"] == 0).any() else None),
 }
 
+
+def figure_paths(name):
+    return [path for path in snakemake.output.figures
+            if Path(path).name.startswith(f"{name}_vs_k.")]
+
+
 for metric in params.metrics:
-    paths = [path for path in snakemake.output.figures
-             if Path(path).name.startswith(f"{metric}_vs_k.")]
-    plot_metric(summary, metric, references[metric], paths, dpi=params.dpi)
+    paths = figure_paths(metric)
+    if metric == "inference_ms":
+        plot_times(summary, paths, dpi=params.dpi)
+    elif metric == "size_bytes":
+        plot_sizes(summary, paths, dpi=params.dpi)
+    else:
+        plot_metric(summary, metric, references[metric], paths, dpi=params.dpi)
     logger.info("wrote %s", ", ".join(paths))

@@ -2,12 +2,15 @@
 
 import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
 
+import numpy as np
+
 from prunelab import cost, data
-from prunelab.fileio import write_json
+from prunelab.fileio import atomic_path, write_json
 from prunelab.kvalues import parse_k
 from prunelab.logs import log_to_file
 from prunelab.runtime import configure_tensorflow
-from prunelab.timing import TIMING_LOCK_PATH, TimingLock, time_inference
+from prunelab.sizes import file_bytes, gzip_bytes, keras_model_bytes
+from prunelab.timing import TIMING_LOCK_PATH, TimingLock, time_workloads
 
 logger = log_to_file(snakemake.log[0])
 lock = TimingLock(TIMING_LOCK_PATH)
@@ -15,11 +18,12 @@ lock.shared()
 threads = configure_tensorflow(snakemake.threads)
 
 from prunelab import model as models  # noqa: E402 (after the thread set-up)
+from prunelab.forms import fast_form  # noqa: E402
 
 wildcards = snakemake.wildcards
 params = snakemake.params
 k = parse_k(wildcards.k)
-method = wildcards.method
+method = params.method
 
 model = models.load_model(snakemake.input.model)
 arrays = data.load_npz(snakemake.input.npz)
@@ -37,14 +41,47 @@ scores = models.evaluate(pruned, x_test, y_test, batch_size=params.batch_size)
 logger.info("method %s K=%s: test loss %.4f, accuracy %.4f, sparsity %.4f",
             method, wildcards.k, scores["loss"], scores["accuracy"], achieved)
 
+# The fast form: the compact model for unit pruning, CSR kernels for weight pruning.
+kernels = models.kernels_of(pruned)
+form = fast_form(pruned, method)
+with atomic_path(snakemake.output.form) as temporary:
+    form.save(temporary)
+logger.info("%s form: %s", form.name, form.description)
+
+masked_outputs = pruned.predict_on_batch(x_test)
+form_outputs = form.predict(x_test)
+form_difference = float(np.max(np.abs(form_outputs - masked_outputs)))
+same_classes = bool(np.array_equal(form_outputs.argmax(axis=1), masked_outputs.argmax(axis=1)))
+logger.info("%s form: max abs difference %.2e to the masked outputs, same classes %s",
+            form.name, form_difference, same_classes)
+
+masked_bytes, masked_gzip_bytes = keras_model_bytes(pruned)
+form_bytes = file_bytes(snakemake.output.form)
+form_gzip_bytes = gzip_bytes(snakemake.output.form)
+
 lock.exclusive()
-timing = time_inference(pruned, x_test, repeats=params.timing_repeats)
+timing_arguments = {"repeats": params.timing_repeats, "single_calls": params.single_image_calls}
+masked_times = time_workloads(pruned.predict_on_batch, x_test, **timing_arguments)
+form_times = time_workloads(form.predict, x_test, **timing_arguments)
 lock.release()
-logger.info("inference on %d images: median %.1f ms, IQR %.1f-%.1f ms, %d threads",
-            len(x_test), timing["median_ms"], timing["q1_ms"], timing["q3_ms"], threads)
+for name, times in (("masked", masked_times), (form.name, form_times)):
+    logger.info("%s: %d images in %.1f ms (IQR %.1f-%.1f), one image in %.3f ms, %d threads",
+                name, len(x_test), times["batch"]["median_ms"], times["batch"]["q1_ms"],
+                times["batch"]["q3_ms"], times["single"]["median_ms"], threads)
+
+
+def time_columns(prefix, times):
+    columns = {}
+    for workload in ("batch", "single"):
+        result = times[workload]
+        columns[f"{prefix}_{workload}_ms"] = result["median_ms"]
+        columns[f"{prefix}_{workload}_ms_q1"] = result["q1_ms"]
+        columns[f"{prefix}_{workload}_ms_q3"] = result["q3_ms"]
+    return columns
+
 
 nonzero, total = models.count_nonzero_parameters(pruned)
-kernels = models.kernels_of(pruned)
+dense_flops = cost.dense_flops(kernels)
 write_json(snakemake.output.json, {
     "seed": int(wildcards.seed),
     "method": method,
@@ -55,16 +92,28 @@ write_json(snakemake.output.json, {
     "layers": layers,
     "nonzero_params": nonzero,
     "total_params": total,
-    "flops_dense_per_image": cost.dense_flops(kernels),
+    "flops_dense_per_image": dense_flops,
     "flops_nonzero_per_image": cost.nonzero_flops(kernels),
+    "form": form.name,
+    f"{form.name}_flops_per_image": form.flops_per_image,
+    f"{form.name}_params": form.params,
+    "ideal_time_ratio": form.flops_per_image / dense_flops,
     "test_loss": scores["loss"],
     "test_accuracy": scores["accuracy"],
+    "form_max_abs_difference": form_difference,
+    "form_same_classes": same_classes,
     "inference_images": len(x_test),
-    "inference_ms": timing["median_ms"],
-    "inference_ms_q1": timing["q1_ms"],
-    "inference_ms_q3": timing["q3_ms"],
-    "inference_repeats": timing["repeats"],
-    "inference_samples_ms": timing["samples_ms"],
+    "inference_ms": masked_times["batch"]["median_ms"],
+    "inference_ms_q1": masked_times["batch"]["q1_ms"],
+    "inference_ms_q3": masked_times["batch"]["q3_ms"],
+    **time_columns("masked", masked_times),
+    **time_columns(form.name, form_times),
+    "inference_repeats": params.timing_repeats,
+    "single_image_calls": params.single_image_calls,
+    "masked_bytes": masked_bytes,
+    "masked_gzip_bytes": masked_gzip_bytes,
+    f"{form.name}_bytes": form_bytes,
+    f"{form.name}_gzip_bytes": form_gzip_bytes,
     "threads": threads,
 })
-logger.info("wrote %s", snakemake.output.json)
+logger.info("wrote %s and %s", snakemake.output.json, snakemake.output.form)

@@ -13,11 +13,21 @@ COLUMNS = [
     "seed", "method", "scope", "finetune_epochs", "k", "achieved_sparsity",
     "nonzero_params", "total_params", "flops_dense_per_image",
     "flops_nonzero_per_image", "test_loss", "test_accuracy",
-    "inference_ms", "inference_ms_q1", "inference_ms_q3", "threads",
+    "inference_ms", "inference_ms_q1", "inference_ms_q3", "form", "ideal_time_ratio",
+    "form_max_abs_difference", "form_same_classes",
+    "compact_flops_per_image", "compact_params", "sparse_flops_per_image", "sparse_params",
 ]
+for form in ("masked", "compact", "sparse"):
+    for workload in ("batch", "single"):
+        COLUMNS += [f"{form}_{workload}_ms", f"{form}_{workload}_ms_q1",
+                    f"{form}_{workload}_ms_q3"]
+for form in ("masked", "compact", "sparse"):
+    COLUMNS += [f"{form}_bytes", f"{form}_gzip_bytes"]
+COLUMNS += ["threads"]
 
 rows = [read_json(path) for path in snakemake.input.results]
-summary = pd.DataFrame(rows)[COLUMNS].sort_values(["seed", "method", "scope", "finetune_epochs", "k"])
+# A column that no job wrote, such as compact_* in a weight-only sweep, stays empty.
+summary = pd.DataFrame(rows).reindex(columns=COLUMNS).sort_values(["seed", "method", "scope", "finetune_epochs", "k"])
 with atomic_path(snakemake.output.csv) as temporary:
     summary.to_csv(temporary, index=False)
 logger.info("wrote %s with %d rows from %d result files", snakemake.output.csv,

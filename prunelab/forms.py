@@ -1,0 +1,56 @@
+"""The fast execution form of a pruned model, next to its masked form.
+
+The masked form is the pruned Keras model itself: dense kernels that hold
+zeros, which cost as much time as the unpruned model. The fast form stores
+and multiplies only what pruning left:
+
+- unit pruning: the compact Keras model (`prunelab.compact`), saved as .keras;
+- weight pruning: CSR kernels (`prunelab.sparse`), saved as .npz.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+from prunelab import cost
+from prunelab import model as models
+
+
+@dataclass
+class FastForm:
+    """A pruned model in its fast form, with its theoretical cost."""
+
+    name: str
+    predict: Callable
+    save: Callable
+    flops_per_image: int
+    params: int
+    description: str
+
+
+def fast_form(pruned, method):
+    """Build the fast form of a model pruned with `method` ("weight" or "unit")."""
+    if method == "unit":
+        from prunelab.compact import compact_model
+
+        compact, units = compact_model(pruned)
+        return FastForm(
+            name="compact",
+            predict=compact.predict_on_batch,
+            save=compact.save,
+            flops_per_image=cost.dense_flops(models.kernels_of(compact)),
+            params=models.count_nonzero_parameters(compact)[1],
+            description=f"compact model with units {units}",
+        )
+    if method == "weight":
+        from prunelab.sparse import SparseNetwork
+
+        sparse = SparseNetwork.from_keras(pruned)
+        return FastForm(
+            name="sparse",
+            predict=sparse.predict,
+            save=sparse.save,
+            flops_per_image=cost.nonzero_flops(models.kernels_of(pruned)),
+            params=sparse.nonzero_weights() + sum(bias.size for bias in sparse.biases),
+            description=f"CSR kernels with {sparse.nonzero_weights()} stored weights",
+        )
+    raise ValueError(f"method must be 'weight' or 'unit', received {method!r}")

@@ -1,0 +1,109 @@
+"""Sparse form of a weight-pruned network: kernels in CSR, sparse-times-dense products.
+
+Each kernel is stored transposed, as a CSR matrix of shape (units, inputs),
+and activations flow in (features, batch) layout, so every layer is one
+CSR-times-dense product followed by the bias and the activation. Only the
+nonzero weights are stored and multiplied.
+"""
+
+import numpy as np
+import scipy.sparse
+
+ACTIVATIONS = {
+    "relu": lambda values: np.maximum(values, 0.0, out=values),
+    "linear": lambda values: values,
+}
+
+
+class SparseNetwork:
+    """A chain of dense layers whose kernels are stored and multiplied as CSR."""
+
+    def __init__(self, layers):
+        """Build the network from (kernel, bias, activation name) per layer.
+
+        Args:
+            layers: input side first; kernel of shape (inputs, units), bias of
+                shape (units,), activation "relu" or "linear".
+        """
+        self.kernels = []
+        self.biases = []
+        self.activations = []
+        for kernel, bias, activation in layers:
+            if activation not in ACTIVATIONS:
+                raise ValueError(
+                    f"activation must be one of {sorted(ACTIVATIONS)} for the sparse "
+                    f"form, received {activation!r}"
+                )
+            kernel = np.asarray(kernel, dtype=np.float32)
+            self.kernels.append(scipy.sparse.csr_array(kernel.T))
+            self.biases.append(np.asarray(bias, dtype=np.float32)[:, np.newaxis])
+            self.activations.append(activation)
+
+    @classmethod
+    def from_keras(cls, model):
+        """Build the sparse form of a Keras model made of Dense layers only."""
+        import keras
+
+        from prunelab.model import dense_layers
+
+        others = [type(layer).__name__ for layer in model.layers
+                  if not isinstance(layer, keras.layers.Dense)]
+        if others:
+            raise ValueError(
+                f"the sparse form needs a model of Dense layers only; model "
+                f"{model.name!r} also has {others}"
+            )
+        layers = []
+        for layer in dense_layers(model):
+            weights = layer.get_weights()
+            bias = weights[1] if layer.use_bias else np.zeros(weights[0].shape[1])
+            layers.append((weights[0], bias, layer.get_config()["activation"]))
+        return cls(layers)
+
+    def predict(self, x):
+        """Return the outputs for inputs `x` of shape (batch, inputs), in float32."""
+        values = np.ascontiguousarray(np.asarray(x, dtype=np.float32).T)
+        for kernel, bias, activation in zip(self.kernels, self.biases, self.activations):
+            values = kernel @ values
+            values += bias
+            values = ACTIVATIONS[activation](values)
+        return values.T
+
+    def nonzero_weights(self):
+        """Return the count of stored kernel entries."""
+        return sum(kernel.nnz for kernel in self.kernels)
+
+    def save(self, path):
+        """Save the CSR arrays, biases and activations to an uncompressed npz file.
+
+        Column indices are stored as int16 when they fit, since a layer
+        rarely has more than 32,767 inputs.
+        """
+        arrays = {}
+        for index, (kernel, bias, activation) in enumerate(
+                zip(self.kernels, self.biases, self.activations)):
+            index_type = np.int16 if kernel.shape[1] <= np.iinfo(np.int16).max else np.int32
+            arrays[f"layer{index}_data"] = kernel.data.astype(np.float32)
+            arrays[f"layer{index}_indices"] = kernel.indices.astype(index_type)
+            arrays[f"layer{index}_indptr"] = kernel.indptr.astype(np.int32)
+            arrays[f"layer{index}_shape"] = np.array(kernel.shape, dtype=np.int64)
+            arrays[f"layer{index}_bias"] = bias.ravel()
+            arrays[f"layer{index}_activation"] = np.array(activation)
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Load a network saved with `save`."""
+        with np.load(path, allow_pickle=False) as archive:
+            count = len([name for name in archive.files if name.endswith("_data")])
+            layers = []
+            for index in range(count):
+                kernel_t = scipy.sparse.csr_array(
+                    (archive[f"layer{index}_data"],
+                     archive[f"layer{index}_indices"].astype(np.int32),
+                     archive[f"layer{index}_indptr"]),
+                    shape=tuple(archive[f"layer{index}_shape"]),
+                )
+                layers.append((kernel_t.T.toarray(), archive[f"layer{index}_bias"],
+                               str(archive[f"layer{index}_activation"])))
+        return cls(layers)
