@@ -4,10 +4,18 @@ Each kernel is stored transposed, as a CSR matrix of shape (units, inputs),
 and activations flow in (features, batch) layout, so every layer is one
 CSR-times-dense product followed by the bias and the activation. Only the
 nonzero weights are stored and multiplied.
+
+A large batch runs in chunks of images: each stored weight then touches a
+chunk's activations while they are still in the CPU cache, rather than
+streaming the whole batch from memory once per weight.
 """
 
 import numpy as np
 import scipy.sparse
+
+# Images per chunk: of 32, 64, 128, 256 and 512 measured on the default network,
+# 128 and 512 were fastest at K = 0.9 and 0.95, within 2% of each other.
+CHUNK_IMAGES = 128
 
 ACTIVATIONS = {
     "relu": lambda values: np.maximum(values, 0.0, out=values),
@@ -62,7 +70,16 @@ class SparseNetwork:
 
     def predict(self, x):
         """Return the outputs for inputs `x` of shape (batch, inputs), in float32."""
-        values = np.ascontiguousarray(np.asarray(x, dtype=np.float32).T)
+        x = np.asarray(x, dtype=np.float32)
+        if len(x) <= CHUNK_IMAGES:
+            return self._predict_chunk(x)
+        return np.concatenate([
+            self._predict_chunk(x[start:start + CHUNK_IMAGES])
+            for start in range(0, len(x), CHUNK_IMAGES)
+        ])
+
+    def _predict_chunk(self, x):
+        values = np.ascontiguousarray(x.T)
         for kernel, bias, activation in zip(self.kernels, self.biases, self.activations):
             values = kernel @ values
             values += bias

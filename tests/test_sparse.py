@@ -67,3 +67,16 @@ def test_sparse_form_nonzero_count(small_model):
     network = SparseNetwork.from_keras(masked)
     # floor(0.5 * 600) and floor(0.5 * 200) pruned; the 50 output weights stay.
     assert network.nonzero_weights() == 300 + 100 + 50
+
+
+def test_sparse_network_chunks_match_whole_batch():
+    from prunelab import sparse
+
+    rng = np.random.default_rng(3)
+    kernel = rng.normal(size=(8, 4)).astype(np.float32)
+    network = SparseNetwork([(kernel, np.ones(4), "relu")])
+    x = rng.normal(size=(sparse.CHUNK_IMAGES * 2 + 7, 8)).astype(np.float32)
+    expected = np.maximum(x @ kernel + 1, 0)
+    result = network.predict(x)
+    assert result.shape == expected.shape
+    assert np.allclose(result, expected, rtol=1e-5, atol=1e-5)
