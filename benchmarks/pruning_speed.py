@@ -86,8 +86,9 @@ def main():
 
     dense_kernels = models.kernels_of(model)
     dense_flops = cost.dense_flops(dense_kernels)
-    dense_outputs = model.predict_on_batch(x)
-    dense = measure_form("dense", model.predict_on_batch, x, dense_outputs, timing_arguments)
+    dense_predict = models.compiled_predict(model)
+    dense_outputs = dense_predict(x)
+    dense = measure_form("dense", dense_predict, x, dense_outputs, timing_arguments)
 
     rows = []
     with tempfile.TemporaryDirectory() as directory:
@@ -95,9 +96,10 @@ def main():
         for k in arguments.k:
             for method in ("weight", "unit"):
                 masked, _ = models.prune_model(model, k, method)
-                masked_outputs = masked.predict_on_batch(x)
+                masked_predict = models.compiled_predict(masked)
+                masked_outputs = masked_predict(x)
                 masked_size, masked_gzip = saved_bytes(masked.save, ".keras", directory)
-                forms = [(measure_form("masked", masked.predict_on_batch, x,
+                forms = [(measure_form("masked", masked_predict, x,
                                        masked_outputs, timing_arguments),
                           masked_size, masked_gzip)]
                 form = fast_form(masked, method)

@@ -35,7 +35,7 @@ def fast_form(pruned, method):
         compact, units = compact_model(pruned)
         return FastForm(
             name="compact",
-            predict=compact.predict_on_batch,
+            predict=models.compiled_predict(compact),
             save=compact.save,
             flops_per_image=cost.dense_flops(models.kernels_of(compact)),
             params=models.count_nonzero_parameters(compact)[1],

@@ -130,3 +130,10 @@ def test_count_nonzero_parameters(small_model):
     assert total == 6 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3
     # Only the output layer's 12 kernel entries and 3 biases remain.
     assert nonzero == 15
+
+
+def test_compiled_predict_matches_model(small_model):
+    predict = models.compiled_predict(small_model)
+    x = np.random.default_rng(1).random((7, 6)).astype(np.float32)
+    assert np.allclose(predict(x), small_model.predict_on_batch(x), rtol=1e-6, atol=1e-6)
+    assert predict(x[:1]).shape == (1, 3)

@@ -48,7 +48,8 @@ with atomic_path(snakemake.output.form) as temporary:
     form.save(temporary)
 logger.info("%s form: %s", form.name, form.description)
 
-masked_outputs = pruned.predict_on_batch(x_test)
+masked_predict = models.compiled_predict(pruned)
+masked_outputs = masked_predict(x_test)
 form_outputs = form.predict(x_test)
 form_difference = float(np.max(np.abs(form_outputs - masked_outputs)))
 same_classes = bool(np.array_equal(form_outputs.argmax(axis=1), masked_outputs.argmax(axis=1)))
@@ -61,7 +62,7 @@ form_gzip_bytes = gzip_bytes(snakemake.output.form)
 
 lock.exclusive()
 timing_arguments = {"repeats": params.timing_repeats, "single_calls": params.single_image_calls}
-masked_times = time_workloads(pruned.predict_on_batch, x_test, **timing_arguments)
+masked_times = time_workloads(masked_predict, x_test, **timing_arguments)
 form_times = time_workloads(form.predict, x_test, **timing_arguments)
 lock.release()
 for name, times in (("masked", masked_times), (form.name, form_times)):
