@@ -62,8 +62,9 @@ form_gzip_bytes = gzip_bytes(snakemake.output.form)
 
 lock.exclusive()
 timing_arguments = {"repeats": params.timing_repeats, "single_calls": params.single_image_calls}
-masked_times = time_workloads(masked_predict, x_test, **timing_arguments)
-form_times = time_workloads(form.predict, x_test, **timing_arguments)
+# Each form runs on inputs already in its native type, as a deployed model would.
+masked_times = time_workloads(masked_predict, models.as_model_input(x_test), **timing_arguments)
+form_times = time_workloads(form.predict, form.prepare(x_test), **timing_arguments)
 lock.release()
 for name, times in (("masked", masked_times), (form.name, form_times)):
     logger.info("%s: %d images in %.1f ms (IQR %.1f-%.1f), one image in %.3f ms, %d threads",
