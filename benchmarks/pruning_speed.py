@@ -56,7 +56,15 @@ def saved_bytes(save, suffix, directory):
     return file_bytes(path), gzip_bytes(path)
 
 
-def measure_form(name, predict, prepare, x, reference_outputs, timing_arguments):
+def cross_entropy(logits, labels):
+    """Return the mean cross-entropy of logits against integer labels, in float64."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=1))
+    return float(np.mean(log_sum - shifted[np.arange(len(labels)), labels]))
+
+
+def measure_form(name, predict, prepare, x, y, reference_outputs, timing_arguments):
     from prunelab.timing import time_workloads
 
     outputs = np.asarray(predict(x))
@@ -68,6 +76,8 @@ def measure_form(name, predict, prepare, x, reference_outputs, timing_arguments)
         "batch_iqr_ms": times["batch"]["q3_ms"] - times["batch"]["q1_ms"],
         "single_ms": times["single"]["median_ms"],
         "max_abs_diff": float(np.max(np.abs(outputs - reference_outputs))),
+        "loss_rel_diff": abs(cross_entropy(outputs, y) - cross_entropy(reference_outputs, y))
+        / cross_entropy(reference_outputs, y),
         "same_classes": bool(np.array_equal(outputs.argmax(axis=1),
                                             reference_outputs.argmax(axis=1))),
     }
@@ -83,13 +93,14 @@ def main():
     model = models.load_model(arguments.model)
     arrays = data.load_npz(arguments.data)
     x = models.prepare_inputs(arrays["x_test"])
+    y = np.asarray(arrays["y_test"], dtype=np.int64)
     timing_arguments = {"repeats": arguments.repeats, "single_calls": arguments.single_calls}
 
     dense_kernels = models.kernels_of(model)
     dense_flops = cost.dense_flops(dense_kernels)
     dense_predict = models.compiled_predict(model)
     dense_outputs = dense_predict(x)
-    dense = measure_form("dense", dense_predict, models.as_model_input, x, dense_outputs,
+    dense = measure_form("dense", dense_predict, models.as_model_input, x, y, dense_outputs,
                          timing_arguments)
 
     rows = []
@@ -101,14 +112,14 @@ def main():
                 masked_predict = models.compiled_predict(masked)
                 masked_outputs = masked_predict(x)
                 masked_size, masked_gzip = saved_bytes(masked.save, ".keras", directory)
-                forms = [(measure_form("masked", masked_predict, models.as_model_input, x,
+                forms = [(measure_form("masked", masked_predict, models.as_model_input, x, y,
                                        masked_outputs, timing_arguments),
                           masked_size, masked_gzip)]
                 form = fast_form(masked, method)
                 ideal = form.flops_per_image / dense_flops
                 size, gzipped = saved_bytes(form.save, ".keras" if form.name == "compact"
                                             else ".npz", directory)
-                forms.append((measure_form(form.name, form.predict, form.prepare, x,
+                forms.append((measure_form(form.name, form.predict, form.prepare, x, y,
                                            masked_outputs, timing_arguments), size, gzipped))
                 for result, size, gzipped in forms:
                     rows.append({**result, "method": method, "k": k, "ideal_ratio": ideal,
@@ -122,8 +133,9 @@ def main():
           f"({dense_gzip:,} gzipped), {dense_flops:,} FLOPs per image.")
     print()
     print("| method | K | form | batch ms | batch / dense | FLOP ideal | batch / ideal "
-          "| 1 image µs | 1 image / dense | bytes | gzip bytes | max abs diff | same classes |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| 1 image µs | 1 image / dense | bytes | gzip bytes | max abs diff | loss rel diff "
+          "| same classes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         batch_ratio = row["batch_ms"] / dense["batch_ms"]
         print(
@@ -132,6 +144,7 @@ def main():
             f"| {batch_ratio / row['ideal_ratio'] if row['ideal_ratio'] else float('nan'):.2f} "
             f"| {row['single_ms'] * 1000:.0f} | {row['single_ms'] / dense['single_ms']:.3f} "
             f"| {row['bytes']:,} | {row['gzip_bytes']:,} | {row['max_abs_diff']:.1e} "
+            f"| {row['loss_rel_diff']:.1e} "
             f"| {'yes' if row['same_classes'] else 'NO'} |"
         )
 
