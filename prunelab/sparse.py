@@ -110,17 +110,34 @@ class SparseNetwork:
 
     @classmethod
     def load(cls, path):
-        """Load a network saved with `save`."""
-        with np.load(path, allow_pickle=False) as archive:
-            count = len([name for name in archive.files if name.endswith("_data")])
-            layers = []
-            for index in range(count):
-                kernel_t = scipy.sparse.csr_array(
-                    (archive[f"layer{index}_data"],
-                     archive[f"layer{index}_indices"].astype(np.int32),
-                     archive[f"layer{index}_indptr"]),
-                    shape=tuple(archive[f"layer{index}_shape"]),
-                )
-                layers.append((kernel_t.T.toarray(), archive[f"layer{index}_bias"],
-                               str(archive[f"layer{index}_activation"])))
-        return cls(layers)
+        """Load a network saved with `save`.
+
+        Raises:
+            ValueError: naming the file, if it is missing, damaged or not
+                written by `save`.
+        """
+        network = cls([])
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                count = len([name for name in archive.files if name.endswith("_data")])
+                if count == 0:
+                    raise ValueError("it holds no layer arrays")
+                for index in range(count):
+                    kernel = scipy.sparse.csr_array(
+                        (archive[f"layer{index}_data"],
+                         archive[f"layer{index}_indices"].astype(np.int32),
+                         archive[f"layer{index}_indptr"]),
+                        shape=tuple(archive[f"layer{index}_shape"]),
+                    )
+                    activation = str(archive[f"layer{index}_activation"])
+                    if activation not in ACTIVATIONS:
+                        raise ValueError(f"layer {index} has unknown activation {activation!r}")
+                    network.kernels.append(kernel)
+                    network.biases.append(archive[f"layer{index}_bias"][:, np.newaxis])
+                    network.activations.append(activation)
+        except Exception as error:  # noqa: BLE001
+            # zipfile, zlib and numpy raise many types for a damaged file.
+            raise ValueError(
+                f"cannot load the sparse model {path}: {type(error).__name__}: {error}"
+            ) from error
+        return network

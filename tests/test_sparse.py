@@ -80,3 +80,18 @@ def test_sparse_network_chunks_match_whole_batch():
     result = network.predict(x)
     assert result.shape == expected.shape
     assert np.allclose(result, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_sparse_network_load_names_damaged_file(tmp_path):
+    path = tmp_path / "sparse.npz"
+    SparseNetwork([(np.ones((3, 2), np.float32), np.zeros(2), "relu")]).save(path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match=f"cannot load the sparse model {path}"):
+        SparseNetwork.load(path)
+
+
+def test_sparse_network_load_rejects_other_npz(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, weights=np.ones(3))
+    with pytest.raises(ValueError, match="holds no layer arrays"):
+        SparseNetwork.load(path)
