@@ -121,7 +121,7 @@ class SparseNetwork:
             with np.load(path, allow_pickle=False) as archive:
                 count = len([name for name in archive.files if name.endswith("_data")])
                 if count == 0:
-                    raise ValueError("it holds no layer arrays")
+                    raise ValueError("it contains no layer arrays")
                 for index in range(count):
                     kernel = scipy.sparse.csr_array(
                         (archive[f"layer{index}_data"],

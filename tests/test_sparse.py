@@ -93,5 +93,5 @@ def test_sparse_network_load_names_damaged_file(tmp_path):
 def test_sparse_network_load_rejects_other_npz(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, weights=np.ones(3))
-    with pytest.raises(ValueError, match="holds no layer arrays"):
+    with pytest.raises(ValueError, match="contains no layer arrays"):
         SparseNetwork.load(path)
