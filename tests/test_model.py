@@ -137,3 +137,17 @@ def test_compiled_predict_matches_model(small_model):
     x = np.random.default_rng(1).random((7, 6)).astype(np.float32)
     assert np.allclose(predict(x), small_model.predict_on_batch(x), rtol=1e-6, atol=1e-6)
     assert predict(x[:1]).shape == (1, 3)
+
+
+def test_timing_same_model_twice_agrees():
+    from prunelab.timing import time_workloads
+
+    keras.utils.set_random_seed(5)
+    model = models.build_mlp(input_dim=256, hidden_units=[512, 256], num_classes=10)
+    predict = models.compiled_predict(model)
+    x = models.as_model_input(np.random.default_rng(0).random((2000, 256)))
+    first = time_workloads(predict, x, repeats=7, single_calls=20)
+    second = time_workloads(predict, x, repeats=7, single_calls=20)
+    for workload in ("batch", "single"):
+        ratio = first[workload]["median_ms"] / second[workload]["median_ms"]
+        assert 1 / 1.5 < ratio < 1.5, (workload, first[workload], second[workload])
