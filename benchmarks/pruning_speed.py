@@ -44,10 +44,20 @@ def parse_arguments():
     parser.add_argument("--threads", type=int, default=2,
                         help="TensorFlow intra-op and inter-op threads (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=7,
-                        help="timed runs per measurement, after one warm-up (default: %(default)s)")
+                        help="timed runs per measurement, at least 5, after one warm-up "
+                             "(default: %(default)s)")
     parser.add_argument("--single-calls", type=int, default=100,
-                        help="single-image calls per timed run (default: %(default)s)")
-    return parser.parse_args()
+                        help="single-image calls per timed run, at least 1 "
+                             "(default: %(default)s)")
+    arguments = parser.parse_args()
+    for name in ("model", "data"):
+        if not Path(getattr(arguments, name)).is_file():
+            parser.error(f"--{name} {getattr(arguments, name)}: file not found")
+    if arguments.repeats < 5:
+        parser.error(f"--repeats must be at least 5, received {arguments.repeats}")
+    if arguments.single_calls < 1:
+        parser.error(f"--single-calls must be at least 1, received {arguments.single_calls}")
+    return arguments
 
 
 def saved_bytes(save, suffix, directory):

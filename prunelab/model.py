@@ -6,6 +6,7 @@ TensorFlow.
 """
 
 import logging
+import os
 import zipfile
 
 import numpy as np
@@ -168,6 +169,8 @@ def load_model(path):
     """
     import keras
 
+    if not os.path.isfile(path):
+        raise ValueError(f"Keras model file not found: {path}")
     try:
         return keras.models.load_model(path, compile=False)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:

@@ -77,9 +77,15 @@ WORKLOAD_TITLES = {
 
 
 def _plain_log_ticks(axes):
-    """Label a log-scale y axis with plain numbers (0.5, 20) instead of powers of ten."""
-    axes.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-    axes.yaxis.set_minor_formatter(ticker.NullFormatter())
+    """Label a log-scale y axis with plain numbers (0.5, 20) instead of powers of ten.
+
+    When the data spans less than a decade, the minor ticks are labelled too,
+    since the axis would otherwise show one labelled tick or none.
+    """
+    plain = ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    axes.yaxis.set_major_formatter(plain)
+    low, high = axes.get_ylim()
+    axes.yaxis.set_minor_formatter(plain if high < 10 * low else ticker.NullFormatter())
 
 
 def plot_times(summary, paths, dpi=150):

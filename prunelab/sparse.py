@@ -10,6 +10,8 @@ chunk's activations while they are still in the CPU cache, rather than
 streaming the whole batch from memory once per weight.
 """
 
+import zipfile
+
 import numpy as np
 import scipy.sparse
 
@@ -117,6 +119,8 @@ class SparseNetwork:
                 written by `save`.
         """
         network = cls([])
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"cannot load the sparse model {path}: not an npz (zip) file")
         try:
             with np.load(path, allow_pickle=False) as archive:
                 count = len([name for name in archive.files if name.endswith("_data")])
@@ -129,11 +133,13 @@ class SparseNetwork:
                          archive[f"layer{index}_indptr"]),
                         shape=tuple(archive[f"layer{index}_shape"]),
                     )
+                    # Out-of-range indices would make the product read outside memory.
+                    kernel.check_format(full_check=True)
+                    bias = archive[f"layer{index}_bias"]
                     activation = str(archive[f"layer{index}_activation"])
-                    if activation not in ACTIVATIONS:
-                        raise ValueError(f"layer {index} has unknown activation {activation!r}")
+                    _check_layer(index, kernel, bias, activation, network.kernels)
                     network.kernels.append(kernel)
-                    network.biases.append(archive[f"layer{index}_bias"][:, np.newaxis])
+                    network.biases.append(bias.astype(np.float32)[:, np.newaxis])
                     network.activations.append(activation)
         except Exception as error:  # noqa: BLE001
             # zipfile, zlib and numpy raise many types for a damaged file.
@@ -141,3 +147,20 @@ class SparseNetwork:
                 f"cannot load the sparse model {path}: {type(error).__name__}: {error}"
             ) from error
         return network
+
+
+def _check_layer(index, kernel, bias, activation, previous_kernels):
+    """Raise ValueError if a loaded layer does not fit the layers before it."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"layer {index} has unknown activation {activation!r}")
+    if bias.shape != (kernel.shape[0],):
+        raise ValueError(
+            f"layer {index} has a bias of shape {bias.shape} for {kernel.shape[0]} units"
+        )
+    if previous_kernels and previous_kernels[-1].shape[0] != kernel.shape[1]:
+        raise ValueError(
+            f"layer {index} takes {kernel.shape[1]} inputs but the layer before has "
+            f"{previous_kernels[-1].shape[0]} units"
+        )
+    if not (np.all(np.isfinite(kernel.data)) and np.all(np.isfinite(bias))):
+        raise ValueError(f"layer {index} has weights that are NaN or infinite")

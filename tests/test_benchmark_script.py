@@ -31,3 +31,13 @@ def test_benchmark_prints_table(tmp_path, mnist_npz):
     assert forms.count("sparse") == 2
     assert forms.count("compact") == 2
     assert all(row.rstrip().endswith("| yes |") for row in rows[1:])
+
+
+def test_benchmark_rejects_missing_model(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/pruning_speed.py"),
+         "--model", str(tmp_path / "absent.keras"), "--data", str(tmp_path / "absent.npz")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "absent.keras: file not found" in result.stderr

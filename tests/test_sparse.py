@@ -95,3 +95,35 @@ def test_sparse_network_load_rejects_other_npz(tmp_path):
     np.savez(path, weights=np.ones(3))
     with pytest.raises(ValueError, match="contains no layer arrays"):
         SparseNetwork.load(path)
+
+
+def saved_arrays(tmp_path):
+    path = tmp_path / "good.npz"
+    layers = [(np.eye(3, 4, dtype=np.float32), np.zeros(4), "relu"),
+              (np.ones((4, 2), np.float32), np.zeros(2), "linear")]
+    SparseNetwork(layers).save(path)
+    with np.load(path) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a["layer0_indices"].__setitem__(0, 300), "indices"),
+    (lambda a: a.update(layer0_bias=np.zeros(3, np.float32)), "bias of shape"),
+    (lambda a: a.update(layer1_shape=np.array([2, 5])), "takes 5 inputs"),
+    (lambda a: a["layer1_data"].__setitem__(0, np.nan), "NaN or infinite"),
+])
+def test_sparse_network_load_rejects_damage(tmp_path, change, message):
+    arrays = saved_arrays(tmp_path)
+    change(arrays)
+    path = tmp_path / "damaged.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=message):
+        SparseNetwork.load(path)
+
+
+def test_sparse_network_load_random_bytes(tmp_path):
+    path = tmp_path / "random.npz"
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(ValueError, match="not an npz") as caught:
+        SparseNetwork.load(path)
+    assert "allow_pickle" not in str(caught.value)
