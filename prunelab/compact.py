@@ -87,6 +87,11 @@ def compact_model(model):
     """
     import keras
 
+    if not isinstance(model, keras.Model) or not model.built:
+        raise ValueError(
+            f"compaction needs a built Keras model, received {type(model).__name__}; "
+            f"give the model an Input layer or call it once before compacting"
+        )
     denses = models.dense_layers(model)
     others = [
         type(layer).__name__ for layer in model.layers

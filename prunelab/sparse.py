@@ -57,7 +57,7 @@ class SparseNetwork:
         from prunelab.model import dense_layers
 
         others = [type(layer).__name__ for layer in model.layers
-                  if not isinstance(layer, keras.layers.Dense)]
+                  if not isinstance(layer, (keras.layers.Dense, keras.layers.InputLayer))]
         if others:
             raise ValueError(
                 f"the sparse form needs a model of Dense layers only; model "
@@ -67,7 +67,13 @@ class SparseNetwork:
         for layer in dense_layers(model):
             weights = layer.get_weights()
             bias = weights[1] if layer.use_bias else np.zeros(weights[0].shape[1])
-            layers.append((weights[0], bias, layer.get_config()["activation"]))
+            activation = layer.get_config()["activation"]
+            if not isinstance(activation, str):
+                raise ValueError(
+                    f"layer {layer.name!r} has a custom activation; the sparse form "
+                    f"supports {sorted(ACTIVATIONS)}"
+                )
+            layers.append((weights[0], bias, activation))
         return cls(layers)
 
     def predict(self, x):

@@ -129,3 +129,8 @@ def test_compact_model_rejects_other_layers():
     model = keras.Model(inputs, outputs)
     with pytest.raises(ValueError, match="keras.Sequential model of Dense layers only"):
         compact_model(model)
+
+
+def test_compact_model_rejects_non_model():
+    with pytest.raises(ValueError, match="received str"):
+        compact_model("model.keras")
