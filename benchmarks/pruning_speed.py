@@ -19,7 +19,6 @@ Usage (after `snakemake --cores 8` has trained the model):
 import argparse
 import platform
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prunelab import cost, data  # noqa: E402
 from prunelab.runtime import configure_tensorflow  # noqa: E402
-from prunelab.sizes import file_bytes, gzip_bytes  # noqa: E402
+from prunelab.sizes import saved_bytes  # noqa: E402
 
 DEFAULT_K = [0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99]
 
@@ -58,12 +57,6 @@ def parse_arguments():
     if arguments.single_calls < 1:
         parser.error(f"--single-calls must be at least 1, received {arguments.single_calls}")
     return arguments
-
-
-def saved_bytes(save, suffix, directory):
-    path = Path(directory) / f"form{suffix}"
-    save(path)
-    return file_bytes(path), gzip_bytes(path)
 
 
 def cross_entropy(logits, labels):
@@ -114,27 +107,25 @@ def main():
                          timing_arguments)
 
     rows = []
-    with tempfile.TemporaryDirectory() as directory:
-        dense_size, dense_gzip = saved_bytes(model.save, ".keras", directory)
-        for k in arguments.k:
-            for method in ("weight", "unit"):
-                masked, _ = models.prune_model(model, k, method)
-                masked_predict = models.compiled_predict(masked)
-                masked_outputs = masked_predict(x)
-                masked_size, masked_gzip = saved_bytes(masked.save, ".keras", directory)
-                forms = [(measure_form("masked", masked_predict, models.as_model_input, x, y,
-                                       masked_outputs, timing_arguments),
-                          masked_size, masked_gzip)]
-                form = fast_form(masked, method)
-                ideal = form.flops_per_image / dense_flops
-                size, gzipped = saved_bytes(form.save, ".keras" if form.name == "compact"
-                                            else ".npz", directory)
-                forms.append((measure_form(form.name, form.predict, form.prepare, x, y,
-                                           masked_outputs, timing_arguments), size, gzipped))
-                for result, size, gzipped in forms:
-                    rows.append({**result, "method": method, "k": k, "ideal_ratio": ideal,
-                                 "bytes": size, "gzip_bytes": gzipped})
-                print(f"measured {method} K={k}", file=sys.stderr, flush=True)
+    dense_size, dense_gzip = saved_bytes(model.save, ".keras")
+    for k in arguments.k:
+        for method in ("weight", "unit"):
+            masked, _ = models.prune_model(model, k, method)
+            masked_predict = models.compiled_predict(masked)
+            masked_outputs = masked_predict(x)
+            masked_size, masked_gzip = saved_bytes(masked.save, ".keras")
+            forms = [(measure_form("masked", masked_predict, models.as_model_input, x, y,
+                                   masked_outputs, timing_arguments),
+                      masked_size, masked_gzip)]
+            form = fast_form(masked, method)
+            ideal = form.flops_per_image / dense_flops
+            size, gzipped = saved_bytes(form.save, form.suffix)
+            forms.append((measure_form(form.name, form.predict, form.prepare, x, y,
+                                       masked_outputs, timing_arguments), size, gzipped))
+            for result, size, gzipped in forms:
+                rows.append({**result, "method": method, "k": k, "ideal_ratio": ideal,
+                             "bytes": size, "gzip_bytes": gzipped})
+            print(f"measured {method} K={k}", file=sys.stderr, flush=True)
 
     print(f"Machine: {platform.machine()}, {platform.processor() or 'unknown CPU'}, "
           f"TensorFlow threads {threads}; Python {platform.python_version()}.")

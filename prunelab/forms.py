@@ -21,11 +21,12 @@ from prunelab import model as models
 class FastForm:
     """A pruned model in its fast form, with its theoretical cost.
 
-    `prepare` converts a numpy batch to the input type that `predict` runs on
+    `suffix` is the file suffix that `save` needs. `prepare` converts a numpy batch to the input type that `predict` runs on
     natively, so that a timing can leave that conversion out.
     """
 
     name: str
+    suffix: str
     predict: Callable
     prepare: Callable
     save: Callable
@@ -42,6 +43,7 @@ def fast_form(pruned, method):
         compact, units = compact_model(pruned)
         return FastForm(
             name="compact",
+            suffix=".keras",
             predict=models.compiled_predict(compact),
             prepare=models.as_model_input,
             save=compact.save,
@@ -55,6 +57,7 @@ def fast_form(pruned, method):
         sparse = SparseNetwork.from_keras(pruned)
         return FastForm(
             name="sparse",
+            suffix=".npz",
             predict=sparse.predict,
             prepare=np.asarray,
             save=sparse.save,

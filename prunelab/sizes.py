@@ -26,9 +26,18 @@ def gzip_bytes(path, level=9):
         return compressed.tell()
 
 
+def saved_bytes(save, suffix):
+    """Return (bytes, gzipped bytes) of the file that `save(path)` writes.
+
+    The file goes to a temporary directory, named with `suffix` (".keras",
+    ".npz"), because some writers choose the format from it.
+    """
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"model{suffix}"
+        save(path)
+        return file_bytes(path), gzip_bytes(path)
+
+
 def keras_model_bytes(model):
     """Return (bytes, gzipped bytes) of a Keras model saved as a .keras file."""
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "model.keras"
-        model.save(path)
-        return file_bytes(path), gzip_bytes(path)
+    return saved_bytes(model.save, ".keras")

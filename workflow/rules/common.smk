@@ -38,11 +38,11 @@ def prune_results(seed=SEED):
     ]
 
 
-def prune_output_layer(wildcards):
-    """Whether a job prunes the output layer: only weight pruning may.
+def prunes_output_layer(method):
+    """Whether jobs of `method` prune the output layer: only weight pruning may.
 
     Unit pruning never prunes it, because each output unit is a class. Unit
     jobs get False whatever the config says, so changing the switch does
     not rerun them.
     """
-    return config["prune"]["prune_output_layer"] and wildcards.method == "weight"
+    return config["prune"]["prune_output_layer"] and method == "weight"

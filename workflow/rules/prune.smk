@@ -13,8 +13,7 @@ for method, form_file in (("weight", "sparse.npz"), ("unit", "compact.keras")):
             form=f"results/prune/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}.{form_file}",
         params:
             method=method,
-            # Only weight pruning may prune the output layer: each output unit is a class.
-            prune_output_layer=config["prune"]["prune_output_layer"] and method == "weight",
+            prune_output_layer=prunes_output_layer(method),
             batch_size=config["evaluate"]["batch_size"],
             timing_repeats=config["evaluate"]["timing_repeats"],
             single_image_calls=config["evaluate"]["single_image_calls"],

@@ -48,7 +48,7 @@ rule plot_matrices:
         figures=expand("results/plots/matrices_{{method}}.{ext}", ext=config["plots"]["formats"]),
     params:
         k=config["plots"]["matrices_k"],
-        prune_output_layer=prune_output_layer,
+        prune_output_layer=lambda wildcards: prunes_output_layer(wildcards.method),
         dpi=config["plots"]["dpi"],
     log:
         "logs/plot_matrices/{method}.log",

@@ -38,6 +38,10 @@ for layer in layers:
     logger.info("layer %s %s: pruned %s, kernel sparsity %.4f", layer["name"],
                 layer["kernel_shape"], layer["pruned"], layer["kernel_sparsity"])
 
+# Measured before evaluate compiles the model, which would add its compile
+# settings to the saved file.
+masked_bytes, masked_gzip_bytes = keras_model_bytes(pruned)
+
 scores = models.evaluate(pruned, x_test, y_test, batch_size=params.batch_size)
 logger.info("method %s K=%s: test loss %.4f, accuracy %.4f, sparsity %.4f",
             method, wildcards.k, scores["loss"], scores["accuracy"], achieved)
@@ -57,7 +61,6 @@ same_classes = bool(np.array_equal(form_outputs.argmax(axis=1), masked_outputs.a
 logger.info("%s form: max abs difference %.2e to the masked outputs, same classes %s",
             form.name, form_difference, same_classes)
 
-masked_bytes, masked_gzip_bytes = keras_model_bytes(pruned)
 form_bytes = file_bytes(snakemake.output.form)
 form_gzip_bytes = gzip_bytes(snakemake.output.form)
 
