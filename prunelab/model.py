@@ -35,8 +35,8 @@ def split_validation(x, y, fraction, seed):
         raise ValueError(f"validation fraction must be in [0, 1), received {fraction!r}")
     order = np.random.default_rng(seed).permutation(len(x))
     count = int(round(fraction * len(x)))
-    held, kept = order[:count], order[count:]
-    return (x[kept], y[kept]), (x[held], y[held])
+    validation_rows, fit_rows = order[:count], order[count:]
+    return (x[fit_rows], y[fit_rows]), (x[validation_rows], y[validation_rows])
 
 
 def build_mlp(input_dim, hidden_units, num_classes):

@@ -52,7 +52,7 @@ def time_workloads(predict, x, repeats=7, single_calls=100):
         x: the batch, for example the 10,000 test images.
         repeats: timed runs of each workload, after one warm-up run.
         single_calls: single-image calls per timed run, so that one run lasts
-            long enough for the clock; the latency is the run time divided by
+            long enough for the clock. The latency is the run time divided by
             this count.
 
     Returns:

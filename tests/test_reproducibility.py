@@ -7,9 +7,9 @@ from workflow_helpers import snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
 
-# Columns measured with a clock; everything else must repeat exactly, except
-# gzip sizes: .keras and .npz files record when they were saved, so their
-# compressed size changes by a few bytes from one save to the next.
+# Columns measured with a clock differ between runs. Every other column must
+# repeat exactly, except the gzip sizes. Those change by a few bytes, because
+# .keras and .npz files record when they were saved.
 TIMING_SUFFIXES = ("_ms", "_ms_q1", "_ms_q3")
 GZIP_SUFFIX = "_gzip_bytes"
 
