@@ -2,6 +2,7 @@
 # sweep of sparsities K, evaluate every pruned model and draw the curves.
 
 import sys
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
@@ -11,11 +12,20 @@ min_version("9.0")
 # installed; the scripts do the same through workflow/scripts/use_checkout.py.
 sys.path.insert(0, workflow.basedir)
 
+from prunelab.config_checks import check_schema, command_line_types, load_schema
+
 
 configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
+# Values given with --config get the types they would have in config.yaml,
+# then every error is reported with its key, its value and what is allowed.
+# Snakemake's validate only fills in the defaults after that.
+_schema = load_schema(Path(workflow.basedir) / CONFIG_SCHEMA)
+command_line_types(config, workflow.config_settings.config, _schema)
+check_schema(config, _schema)
+validate(config, CONFIG_SCHEMA)
 
 
 include: "workflow/rules/common.smk"

@@ -1,12 +1,155 @@
-"""Checks of a workflow config that its JSON schema cannot express."""
+"""Checks of a workflow config, with messages that name the key, the value
+received and what is allowed.
 
+`command_line_types` gives values from `snakemake --config` the types they
+would have in config.yaml; `check_schema` reports schema errors in plain
+words; `check_config` checks the rules that the JSON schema cannot express.
+"""
+
+import json
 from pathlib import Path
+
+import yaml
 
 from prunelab.kvalues import check_k_list, format_k
 
-
 class ConfigError(ValueError):
     """An invalid value in the workflow config."""
+
+
+def load_schema(path):
+    """Read a YAML schema file."""
+    with open(path, encoding="utf-8") as stream:
+        return yaml.safe_load(stream)
+
+
+def command_line_types(config, command_line, schema):
+    """Give values from `snakemake --config` the types they have in YAML.
+
+    Snakemake parses a top-level `--config` value as an int, a float or a
+    bool where it can, but leaves every value nested in a list or a mapping
+    as a string: `train='{epochs: 3}'` arrives as {"epochs": "3"}. Where the
+    schema expects anything but a string, such a string is read as YAML
+    reads it in config.yaml, so `2.5` becomes a float and `true` a bool, and
+    the schema check then accepts or reports it as it would from the file.
+
+    Args:
+        config: the merged config; changed in place.
+        command_line: the `--config` values alone, as Snakemake parsed them.
+        schema: the config schema.
+    """
+    for key, value in command_line.items():
+        if key in config:
+            _retype(config, key, value, schema.get("properties", {}).get(key, {}))
+
+
+def _retype(container, key, command_line_value, schema):
+    current = container[key]
+    if isinstance(command_line_value, dict) and isinstance(current, dict):
+        for name, value in command_line_value.items():
+            if name in current:
+                _retype(current, name, value, schema.get("properties", {}).get(name, {}))
+    elif isinstance(command_line_value, list) and isinstance(current, list):
+        for index in range(min(len(command_line_value), len(current))):
+            _retype(current, index, command_line_value[index], schema.get("items", {}))
+    elif isinstance(current, str) and schema.get("type") != "string":
+        try:
+            container[key] = yaml.safe_load(current)
+        except yaml.YAMLError:
+            pass
+
+
+def check_schema(config, schema):
+    """Check a config against its schema; report the first error in plain words.
+
+    Raises:
+        ConfigError: naming the key, the value received, what is allowed and
+            the key's description from the schema.
+    """
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    error = best_match(Draft202012Validator(schema).iter_errors(config))
+    if error is None:
+        return
+    key = _key_name(error.absolute_path)
+    lines = [
+        f"invalid config value {key} = {_show(error.instance)}: {_reason(error)}",
+        f"allowed: {_allowed(error.schema)}",
+    ]
+    description = error.schema.get("description")
+    if description:
+        lines.append(f"{key}: {' '.join(description.split())}")
+    raise ConfigError("\n".join(lines))
+
+
+def _key_name(path):
+    name = ""
+    for part in path:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif name:
+            name += f".{part}"
+        else:
+            name = part
+    return name or "the config"
+
+
+def _show(value):
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _reason(error):
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        return f"unknown key {', '.join(map(repr, extra))}"
+    if error.validator == "oneOf":
+        return "it must have exactly one of the keys " + ", ".join(
+            required for option in error.schema["oneOf"] for required in option.get("required", [])
+        )
+    return error.message
+
+
+def _allowed(schema):
+    """Describe in words which values a schema accepts."""
+    kind = schema.get("type")
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    if kind in ("integer", "number"):
+        word = "an integer" if kind == "integer" else "a number"
+        bounds = []
+        for keyword, sign in (("minimum", ">="), ("exclusiveMinimum", ">"),
+                              ("maximum", "<="), ("exclusiveMaximum", "<")):
+            if keyword in schema:
+                bounds.append(f"{sign} {schema[keyword]}")
+        return f"{word} {' and '.join(bounds)}".strip()
+    if kind == "boolean":
+        return "true or false"
+    if kind == "string":
+        return "a string" + (f" matching {schema['pattern']}" if "pattern" in schema else "")
+    if kind == "array":
+        size = schema.get("minItems", 0)
+        text = "a list" + (f" of at least {size} item{'s' if size != 1 else ''}" if size else "")
+        if "items" in schema:
+            text += f", each {_allowed(schema['items'])}"
+        if schema.get("uniqueItems"):
+            text += ", without repeats"
+        return text
+    if kind == "object":
+        keys = sorted(schema.get("properties", {}))
+        text = "a mapping"
+        if keys:
+            text += " with keys among " + ", ".join(keys)
+        if "oneOf" in schema:
+            text += "; exactly one of " + ", ".join(
+                required for option in schema["oneOf"] for required in option.get("required", [])
+            )
+        for key, needed in schema.get("dependentRequired", {}).items():
+            text += f"; {key} needs {', '.join(needed)}"
+        return text
+    return "see workflow/schemas/config.schema.yaml"
 
 
 def check_config(config):

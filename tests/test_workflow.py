@@ -252,3 +252,25 @@ def test_default_config_matches_schema_defaults():
     validate(defaults, str(REPO / "workflow/schemas/config.schema.yaml"))
     written = yaml.safe_load((REPO / "config.yaml").read_text())
     assert written == defaults
+
+
+def test_command_line_values_same_jobs_as_file(finished_run):
+    # Other values in the file, the finished run's values on the command line:
+    # with the types YAML gives them, nothing is out of date.
+    directory, config, _ = finished_run
+    other = copy.deepcopy(config)
+    other["k_values"] = [0.25]
+    other["train"].update(epochs=3, hidden_units=[16], learning_rate=0.01, lr_schedule="cosine")
+    other["evaluate"].update(timing_repeats=9)
+    other["plots"].update(matrices_k=0.25, dpi=100)
+    write_config(directory, other, name="other.yaml")
+    train = config["train"]
+    arguments = [
+        "--config", "k_values=[0,0.5,0.9]",
+        f"train={{epochs: {train['epochs']}, hidden_units: [24, 12], "
+        f"learning_rate: {train['learning_rate']}, lr_schedule: constant}}",
+        "evaluate={timing_repeats: 5}", "plots={matrices_k: 0.5, dpi: 60}",
+    ]
+    assert planned_jobs(directory, *arguments, config="other.yaml") == {}
+    arguments[2] = arguments[2].replace("learning_rate: 0.003", "learning_rate: 0.004")
+    assert planned_jobs(directory, *arguments, config="other.yaml")["train"] == 1
