@@ -25,7 +25,6 @@ import logging
 import pickle
 import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prunelab.fileio import atomic_path, write_json
+from prunelab.fileio import atomic_path, temporary_directory, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -396,7 +395,7 @@ def acquire(sources, npz_path, provenance_path, timeout_s, spec=MNIST):
         kind = source_kind(source)
         label = f"{kind} {source[kind]}"
         logger.info("trying source %s", label)
-        with tempfile.TemporaryDirectory(dir=npz_path.parent, prefix=".fetch-") as workdir:
+        with temporary_directory(npz_path.parent, ".fetch-") as workdir:
             try:
                 arrays, fetched = FETCHERS[kind](source, workdir, timeout_s)
                 validate(arrays, spec, origin=label)
