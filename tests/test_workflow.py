@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_helpers import REPO, planned_jobs, snakemake, tiny_config, write_config
+from workflow_helpers import (
+    REPO, audited_environment, planned_jobs, snakemake, tiny_config, write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +29,9 @@ def finished_run(tmp_path_factory, mnist_npz):
     config = tiny_config(mnist_npz)
     write_config(directory, config)
     planned = planned_jobs(directory)
-    snakemake(directory, "--cores", "2")
+    # Every file opened for writing is logged, to check atomic outputs.
+    snakemake(directory, "--cores", "2",
+              env=audited_environment(directory.parent / f"{directory.name}-writes.tsv"))
     return directory, config, planned
 
 
@@ -145,6 +149,19 @@ def test_no_temporary_files_left(finished_run):
     directory, _, _ = finished_run
     leftovers = [p for p in directory.rglob(".*tmp-*")] + list(directory.rglob(".fetch-*"))
     assert leftovers == []
+
+
+def test_outputs_written_under_temporary_names(finished_run):
+    directory, _, _ = finished_run
+    writes = (directory.parent / f"{directory.name}-writes.tsv").read_text().splitlines()
+    opened = {line.split("\t")[1] for line in writes}
+    outputs = [path for path in opened
+               if path.startswith((f"{directory}/results/", f"{directory}/resources/"))]
+    # The scripts ran under the audit: at least the model and every result file.
+    assert f"{directory}/results/train/seed0/.model.tmp-" in "\n".join(outputs)
+    direct = [path for path in outputs
+              if not any(part.startswith(".") for part in path[len(str(directory)):].split("/"))]
+    assert direct == []
 
 
 def test_second_run_does_nothing(finished_run):

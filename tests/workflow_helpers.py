@@ -1,5 +1,6 @@
 """Run the workflow in a directory of its own and read its dry-run job lists."""
 
+import os
 import re
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+WRITE_AUDIT = Path(__file__).resolve().parent / "write_audit"
 SNAKEFILE = REPO / "Snakefile"
 
 
@@ -38,10 +40,11 @@ def write_config(directory, config, name="config.yaml"):
     return path
 
 
-def snakemake(directory, *arguments, config="config.yaml", check=True, timeout=900):
+def snakemake(directory, *arguments, config="config.yaml", check=True, timeout=900, env=None):
     """Run Snakemake on the repository's Snakefile in `directory`.
 
-    `config` names the config file inside `directory`.
+    `config` names the config file inside `directory`; `env`, if given, is
+    the environment of the run.
     """
     # Options with several values (--configfile, --quiet) take every word up
     # to the next option, so targets and other arguments come first.
@@ -49,7 +52,7 @@ def snakemake(directory, *arguments, config="config.yaml", check=True, timeout=9
         sys.executable, "-m", "snakemake", *arguments, "--snakefile", str(SNAKEFILE),
         "--directory", str(directory), "--configfile", str(Path(directory) / config),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(arguments)} failed with exit code {result.returncode}:\n"
@@ -73,3 +76,14 @@ def planned_jobs(directory, *arguments, config="config.yaml"):
         if match:
             jobs[match.group(1)] = int(match.group(2))
     return jobs
+
+
+def audited_environment(log_path):
+    """Return an environment in which every Python process logs its writes to `log_path`.
+
+    See tests/write_audit/sitecustomize.py.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WRITE_AUDIT), env.get("PYTHONPATH")]))
+    env["PRUNELAB_WRITE_LOG"] = str(log_path)
+    return env
