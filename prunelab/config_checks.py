@@ -30,8 +30,8 @@ def command_line_types(config, command_line, schema):
     bool where it can, but leaves every value nested in a list or a mapping
     as a string: `train='{epochs: 3}'` arrives as {"epochs": "3"}. Where the
     schema expects anything but a string, such a string is read as YAML
-    reads it in config.yaml, so `2.5` becomes a float and `true` a bool, and
-    the schema check then accepts or reports it as it would from the file.
+    reads it in config.yaml: `2.5` becomes a float and `true` a bool. The
+    schema check then accepts or reports it as it would from the file.
 
     Args:
         config: the merged config; changed in place.
@@ -73,6 +73,16 @@ def check_schema(config, schema):
     if error is None:
         return
     key = _key_name(error.absolute_path)
+    if error.validator == "additionalProperties":
+        # Name the unknown key itself rather than the whole mapping around it.
+        known = error.schema.get("properties", {})
+        unknown = next(name for name in error.instance if name not in known)
+        path = [*error.absolute_path, unknown]
+        where = f" under {key}" if error.absolute_path else ""
+        raise ConfigError(
+            f"unknown config key {_key_name(path)} = {_show(error.instance[unknown])}\n"
+            f"allowed keys{where}: {', '.join(sorted(known))}{_mapping_rules(error.schema)}"
+        )
     lines = [
         f"invalid config value {key} = {_show(error.instance)}: {_reason(error)}",
         f"allowed: {_allowed(error.schema)}",
@@ -101,10 +111,6 @@ def _show(value):
 
 
 def _reason(error):
-    if error.validator == "additionalProperties":
-        known = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(known))
-        return f"unknown key {', '.join(map(repr, extra))}"
     if error.validator == "oneOf":
         return "it must have exactly one of the keys " + ", ".join(
             required for option in error.schema["oneOf"] for required in option.get("required", [])
@@ -142,14 +148,20 @@ def _allowed(schema):
         text = "a mapping"
         if keys:
             text += " with keys among " + ", ".join(keys)
-        if "oneOf" in schema:
-            text += "; exactly one of " + ", ".join(
-                required for option in schema["oneOf"] for required in option.get("required", [])
-            )
-        for key, needed in schema.get("dependentRequired", {}).items():
-            text += f"; {key} needs {', '.join(needed)}"
-        return text
+        return text + _mapping_rules(schema)
     return "see workflow/schemas/config.schema.yaml"
+
+
+def _mapping_rules(schema):
+    """Describe which keys of a mapping schema go together, or "" when none do."""
+    text = ""
+    if "oneOf" in schema:
+        text += "; exactly one of " + ", ".join(
+            required for option in schema["oneOf"] for required in option.get("required", [])
+        )
+    for key, needed in schema.get("dependentRequired", {}).items():
+        text += f"; {key} needs {', '.join(needed)}"
+    return text
 
 
 def check_config(config):

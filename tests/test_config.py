@@ -98,7 +98,8 @@ BAD_VALUES = {
         ["plots.matrices_k is 0.7, which is not in k_values", "choose one of the swept values"]),
     "unknown_source": (
         lambda c: c["data"].update(sources=[{"ftp": "x"}]), ["data={sources: [{ftp: x}]}"],
-        ["data.sources[0] = {\"ftp\": \"x\"}", "unknown key 'ftp'",
+        ["unknown config key data.sources[0].ftp = 'x'",
+         "allowed keys under data.sources[0]: local, pypi_wheel, sha256, url",
          "exactly one of url, pypi_wheel, local"]),
     "url_without_hash": (
         lambda c: c["data"].update(sources=[{"url": "http://127.0.0.1:9/m.npz"}]),
@@ -110,7 +111,8 @@ BAD_VALUES = {
         [f"data.sources[0].local is '{MISSING}', which does not exist"]),
     "misspelt_key": (
         lambda c: c["train"].update(epoch=3), ["train={epoch: 3}"],
-        ["unknown key 'epoch'", "with keys among batch_size, epochs"]),
+        ["unknown config key train.epoch = 3",
+         "allowed keys under train: batch_size, epochs, hidden_units"]),
 }
 
 

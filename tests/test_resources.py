@@ -152,3 +152,18 @@ def test_job_processes_keep_to_one_thread(watched_run):
         # that used CPU time are counted. With one thread per pool, the main
         # thread and one pool thread do the work.
         assert len(working) <= 2, (pid, sample["script"], working)
+
+
+def test_peak_memory_within_mem_mb(watched_run):
+    directory, text, _ = watched_run
+    declared = {rule: memory for _, rule, memory in job_events(text)}
+    benchmarks = sorted((directory / "benchmarks").rglob("*.tsv"))
+    assert len(benchmarks) == 12
+    for benchmark in benchmarks:
+        parts = benchmark.relative_to(directory / "benchmarks").parts
+        rule = parts[0].removesuffix(".tsv")
+        if rule == "prune_evaluate":
+            rule = f"prune_evaluate_{parts[2]}"
+        header, values = benchmark.read_text().splitlines()[:2]
+        peak = float(dict(zip(header.split("\t"), values.split("\t")))["max_rss"])
+        assert peak <= declared[rule], (benchmark, peak, declared[rule])
