@@ -14,7 +14,7 @@ def available_cpus():
         return os.cpu_count() or 1
 
 
-def configure_tensorflow(threads, seed=None):
+def configure_tensorflow(threads, seed=None, gpus=0):
     """Fix TensorFlow's thread pools and, with a seed, make it deterministic.
 
     Call this before TensorFlow runs any operation: thread counts cannot
@@ -28,6 +28,12 @@ def configure_tensorflow(threads, seed=None):
         seed: int, or None to leave random state alone. With a seed, Python,
             numpy and TensorFlow are seeded and TensorFlow's deterministic
             ops are enabled, so two CPU runs give bit-identical results.
+        gpus: GPUs the job requested; a warning is logged when TensorFlow
+            sees fewer.
+
+    When TensorFlow sees a GPU, its memory growth is switched on, so that
+    jobs running at once share the GPU instead of the first taking all of
+    its memory.
 
     Returns:
         The number of threads given to each pool.
@@ -52,6 +58,14 @@ def configure_tensorflow(threads, seed=None):
         tf.config.threading.get_inter_op_parallelism_threads(),
     )
 
+    visible = enable_gpu_memory_growth(tf.config)
+    if gpus > len(visible):
+        logger.warning(
+            "the job requested %d GPU(s) but TensorFlow sees %d; it runs on what it sees. "
+            "Check the CUDA libraries and CUDA_VISIBLE_DEVICES, or set gpus to 0 in the config",
+            gpus, len(visible),
+        )
+
     if seed is not None:
         import keras
 
@@ -59,3 +73,28 @@ def configure_tensorflow(threads, seed=None):
         tf.config.experimental.enable_op_determinism()
         logger.info("random seed %d, deterministic ops enabled", seed)
     return used
+
+
+def enable_gpu_memory_growth(tf_config):
+    """Let TensorFlow take GPU memory as it needs it, on every visible GPU.
+
+    By default TensorFlow reserves almost all the memory of a GPU when it
+    starts, so a second job on the same GPU fails to allocate. Call this
+    before TensorFlow uses a GPU.
+
+    Args:
+        tf_config: the `tf.config` module (a parameter so that tests can
+            pass a stand-in on machines without a GPU).
+
+    Returns:
+        The names of the GPUs, empty when there is none.
+    """
+    gpus = tf_config.list_physical_devices("GPU")
+    for gpu in gpus:
+        tf_config.experimental.set_memory_growth(gpu, True)
+    names = [gpu.name for gpu in gpus]
+    if names:
+        logger.info("GPUs %s: memory growth on, so parallel jobs share them", ", ".join(names))
+    else:
+        logger.info("no GPU visible to TensorFlow; running on the CPU")
+    return names

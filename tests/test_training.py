@@ -86,3 +86,60 @@ def test_configure_tensorflow_caps_at_available_cpus():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True, timeout=120)
     assert result.stdout.split() == ["1", "1"]
+
+
+class FakeDevice:
+    def __init__(self, name):
+        self.name = name
+
+
+class FakeConfig:
+    """Stand-in for tf.config on a machine with the given GPUs."""
+
+    def __init__(self, names):
+        self.devices = [FakeDevice(name) for name in names]
+        self.growth = {}
+        self.experimental = self
+
+    def list_physical_devices(self, kind):
+        return self.devices if kind == "GPU" else []
+
+    def set_memory_growth(self, device, enabled):
+        self.growth[device.name] = enabled
+
+
+def test_memory_growth_on_every_gpu(caplog):
+    from prunelab.runtime import enable_gpu_memory_growth
+
+    config = FakeConfig(["/physical_device:GPU:0", "/physical_device:GPU:1"])
+    with caplog.at_level("INFO", logger="prunelab.runtime"):
+        names = enable_gpu_memory_growth(config)
+    assert names == ["/physical_device:GPU:0", "/physical_device:GPU:1"]
+    assert config.growth == {"/physical_device:GPU:0": True, "/physical_device:GPU:1": True}
+    assert "memory growth on" in caplog.text
+
+
+def test_no_gpu_leaves_cpu_run_unchanged(caplog):
+    from prunelab.runtime import enable_gpu_memory_growth
+
+    config = FakeConfig([])
+    with caplog.at_level("INFO", logger="prunelab.runtime"):
+        assert enable_gpu_memory_growth(config) == []
+    assert config.growth == {}
+    assert "no GPU visible to TensorFlow; running on the CPU" in caplog.text
+
+
+def test_requested_gpu_missing_warns():
+    # This machine has no GPU that TensorFlow can use.
+    script = (
+        "import logging\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "from prunelab.runtime import configure_tensorflow\n"
+        "import tensorflow as tf\n"
+        "assert not tf.config.list_physical_devices('GPU')\n"
+        "print(configure_tensorflow(1, gpus=1))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, timeout=120)
+    assert result.stdout.split() == ["1"]
+    assert "requested 1 GPU(s) but TensorFlow sees 0" in result.stderr

@@ -11,6 +11,17 @@ SCOPE = "layer"
 FINETUNE_EPOCHS = 0
 K_LABELS = [format_k(k) for k in config["k_values"]]
 CURVE_METRICS = ["test_loss", "test_accuracy", "inference_ms", "size_bytes"]
+CURVE_TITLES = {
+    "test_loss": "test loss",
+    "test_accuracy": "test accuracy",
+    "inference_ms": "inference time",
+    "size_bytes": "size on disk",
+}
+# Each figure enters the HTML report once, in the first of these formats
+# that the config draws.
+REPORT_FORMAT = next(
+    ext for ext in ["png", "svg", "pdf"] if ext in config["plots"]["formats"]
+)
 
 
 wildcard_constraints:
@@ -46,3 +57,16 @@ def prunes_output_layer(method):
     not rerun them.
     """
     return config["prune"]["prune_output_layer"] and method == "weight"
+
+
+def gpu_resources(job):
+    """Return the gpu resource of a job kind ("train" or "evaluate"), or {} for none."""
+    count = config["gpus"][job]
+    return {"gpu": count} if count else {}
+
+
+def in_report(path, caption, category, labels):
+    """Flag `path` for the HTML report when it is in the report's format."""
+    if path.endswith(f".{REPORT_FORMAT}"):
+        return report(path, caption=caption, category=category, labels=labels)
+    return path

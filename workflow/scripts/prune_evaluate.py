@@ -15,7 +15,7 @@ from prunelab.timing import TIMING_LOCK_PATH, TimingLock, time_workloads
 logger = log_to_file(snakemake.log[0])
 lock = TimingLock(TIMING_LOCK_PATH)
 lock.shared()
-threads = configure_tensorflow(snakemake.threads)
+threads = configure_tensorflow(snakemake.threads, gpus=getattr(snakemake.resources, "gpu", 0))
 
 from prunelab import model as models  # noqa: E402 (after the thread set-up)
 from prunelab.forms import fast_form  # noqa: E402

@@ -11,7 +11,7 @@ from prunelab.runtime import configure_tensorflow
 
 logger = log_to_file(snakemake.log[0])
 seed = int(snakemake.wildcards.seed)
-threads = configure_tensorflow(snakemake.threads, seed=seed)
+threads = configure_tensorflow(snakemake.threads, seed=seed, gpus=getattr(snakemake.resources, "gpu", 0))
 
 from prunelab import model as models  # noqa: E402 (after the thread set-up)
 
