@@ -28,6 +28,9 @@ check_schema(config, _schema)
 validate(config, CONFIG_SCHEMA)
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -38,6 +41,19 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         rules.summarize.output.csv,
+        rules.record_config.output.yaml,
         rules.plot_curves.output.figures,
         expand(rules.plot_matrices.output.figures, method=config["methods"]),
     default_target: True
+
+
+onsuccess:
+    from prunelab.outcome import success_message
+
+    print(success_message())
+
+
+onerror:
+    from prunelab.outcome import error_message
+
+    print(error_message(log))

@@ -29,9 +29,9 @@ def configure_tensorflow(threads, seed=None, gpus=0):
             numpy and TensorFlow are seeded and TensorFlow's deterministic
             ops are enabled, so two CPU runs give bit-identical results.
         gpus: GPUs the job requested; a warning is logged when TensorFlow
-            sees fewer.
+            detects fewer.
 
-    When TensorFlow sees a GPU, its memory growth is switched on, so that
+    When TensorFlow detects a GPU, its memory growth is switched on, so that
     jobs running at once share the GPU instead of the first taking all of
     its memory.
 
@@ -61,7 +61,7 @@ def configure_tensorflow(threads, seed=None, gpus=0):
     visible = enable_gpu_memory_growth(tf.config)
     if gpus > len(visible):
         logger.warning(
-            "the job requested %d GPU(s) but TensorFlow sees %d; it runs on what it sees. "
+            "the job requested %d GPU(s) but TensorFlow detects %d, and runs on those. "
             "Check the CUDA libraries and CUDA_VISIBLE_DEVICES, or set gpus to 0 in the config",
             gpus, len(visible),
         )

@@ -142,4 +142,4 @@ def test_requested_gpu_missing_warns():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True, timeout=120)
     assert result.stdout.split() == ["1"]
-    assert "requested 1 GPU(s) but TensorFlow sees 0" in result.stderr
+    assert "requested 1 GPU(s) but TensorFlow detects 0" in result.stderr

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.slow
 PRUNE_JOBS = {"prune_evaluate_weight": 3, "prune_evaluate_unit": 3}
 FULL_RUN = {
     "fetch_mnist": 1, "train": 1, **PRUNE_JOBS, "summarize": 1,
-    "plot_curves": 1, "plot_matrices": 2, "all": 1,
+    "plot_curves": 1, "plot_matrices": 2, "record_config": 1, "all": 1,
 }
+# Any config change rewrites results/config.yaml, the config shown in the report.
+RECORD = {"record_config": 1}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,9 @@ def finished_run(tmp_path_factory, mnist_npz):
     write_config(directory, config)
     planned = planned_jobs(directory)
     # Every file opened for writing is logged, to check atomic outputs.
-    snakemake(directory, "--cores", "2",
-              env=audited_environment(directory.parent / f"{directory.name}-writes.tsv"))
+    result = snakemake(directory, "--cores", "2",
+                       env=audited_environment(directory.parent / f"{directory.name}-writes.tsv"))
+    (directory.parent / f"{directory.name}-output.txt").write_text(result.stdout + result.stderr)
     return directory, config, planned
 
 
@@ -180,21 +183,21 @@ def test_added_k_runs_only_new_jobs(finished_run):
     planned = variant(directory, config, "added-k.yaml",
                       lambda c: c["k_values"].append(0.7))
     assert planned == {"prune_evaluate_weight": 1, "prune_evaluate_unit": 1, "summarize": 1,
-                       "plot_curves": 1, "all": 1}
+                       "plot_curves": 1, **RECORD, "all": 1}
 
 
 def test_plot_setting_reruns_only_plots(finished_run):
     directory, config, _ = finished_run
     planned = variant(directory, config, "plot-dpi.yaml",
                       lambda c: c["plots"].update(dpi=72))
-    assert planned == {"plot_curves": 1, "plot_matrices": 2, "all": 1}
+    assert planned == {"plot_curves": 1, "plot_matrices": 2, **RECORD, "all": 1}
 
 
 def test_matrices_k_reruns_only_matrices(finished_run):
     directory, config, _ = finished_run
     planned = variant(directory, config, "matrices-k.yaml",
                       lambda c: c["plots"].update(matrices_k=0.9))
-    assert planned == {"plot_matrices": 2, "all": 1}
+    assert planned == {"plot_matrices": 2, **RECORD, "all": 1}
 
 
 def test_training_setting_reruns_downstream(finished_run):
@@ -208,14 +211,14 @@ def test_timing_setting_reruns_evaluation_only(finished_run):
     directory, config, _ = finished_run
     planned = variant(directory, config, "repeats.yaml",
                       lambda c: c["evaluate"].update(timing_repeats=6))
-    assert planned == {**PRUNE_JOBS, "summarize": 1, "plot_curves": 1, "all": 1}
+    assert planned == {**PRUNE_JOBS, "summarize": 1, "plot_curves": 1, **RECORD, "all": 1}
 
 
 def test_evaluate_batch_size_keeps_training(finished_run):
     directory, config, _ = finished_run
     planned = variant(directory, config, "eval-batch.yaml",
                       lambda c: c["evaluate"].update(batch_size=500))
-    assert planned == {**PRUNE_JOBS, "summarize": 1, "plot_curves": 1, "all": 1}
+    assert planned == {**PRUNE_JOBS, "summarize": 1, "plot_curves": 1, **RECORD, "all": 1}
 
 
 def test_output_layer_switch_reruns_weight_only(finished_run):
@@ -223,7 +226,7 @@ def test_output_layer_switch_reruns_weight_only(finished_run):
     planned = variant(directory, config, "output-layer.yaml",
                       lambda c: c.setdefault("prune", {}).update(prune_output_layer=True))
     assert planned == {"prune_evaluate_weight": 3, "summarize": 1, "plot_curves": 1,
-                       "plot_matrices": 1, "all": 1}
+                       "plot_matrices": 1, **RECORD, "all": 1}
 
 
 def test_data_settings_do_not_refetch(finished_run):
@@ -234,7 +237,7 @@ def test_data_settings_do_not_refetch(finished_run):
         changed["data"]["sources"].insert(0, {"url": "http://127.0.0.1:9/mnist.npz",
                                               "sha256": "0" * 64})
 
-    assert variant(directory, config, "data.yaml", change) == {}
+    assert variant(directory, config, "data.yaml", change) == {**RECORD, "all": 1}
 
 
 def test_k_above_one_has_no_rule(finished_run):
@@ -251,7 +254,7 @@ def test_dry_run_in_fresh_directory(tmp_path):
     assert planned == {
         "fetch_mnist": 1, "train": 1, "prune_evaluate_weight": 10,
         "prune_evaluate_unit": 10, "summarize": 1,
-        "plot_curves": 1, "plot_matrices": 2, "all": 1,
+        "plot_curves": 1, "plot_matrices": 2, "record_config": 1, "all": 1,
     }
     assert not (tmp_path / "resources").exists()
 
@@ -291,3 +294,30 @@ def test_command_line_values_same_jobs_as_file(finished_run):
     assert planned_jobs(directory, *arguments, config="other.yaml") == {}
     arguments[2] = arguments[2].replace("learning_rate: 0.003", "learning_rate: 0.004")
     assert planned_jobs(directory, *arguments, config="other.yaml")["train"] == 1
+
+
+def test_end_of_run_names_outputs(finished_run):
+    directory, _, _ = finished_run
+    output = (directory.parent / f"{directory.name}-output.txt").read_text()
+    assert "prunelab run finished." in output
+    assert "summary table: results/summary.csv" in output
+    assert "figures (12): results/plots/" in output
+    assert "snakemake --report results/report.html" in output
+    assert re.search(r"weight pruning \(layer scope, 0 fine-tuning epochs\): (K = [\d.]+|none)",
+                     output)
+
+
+def test_gpu_resource_only_when_requested(finished_run):
+    directory, config, _ = finished_run
+    default = snakemake(directory, "--dry-run", "--forceall").stdout
+    assert "gpu=" not in default
+    with_gpu = copy.deepcopy(config)
+    with_gpu["gpus"] = {"train": 1, "evaluate": 0}
+    write_config(directory, with_gpu, name="gpu.yaml")
+    output = snakemake(directory, "--dry-run", "--forceall", config="gpu.yaml").stdout
+    blocks = {block.split(":")[0]: block for block in re.split(r"\n(?=rule )", output)}
+    assert "gpu=1" in blocks["rule train"]
+    assert "gpu=" not in blocks["rule prune_evaluate_weight"]
+    # Resources are not a rerun trigger: asking for a GPU reruns only the
+    # config record.
+    assert planned_jobs(directory, config="gpu.yaml") == {**RECORD, "all": 1}

@@ -3,7 +3,18 @@ rule summarize:
         results=prune_results(),
         train_metrics=expand(rules.train.output.metrics, seed=SEED),
     output:
-        csv="results/summary.csv",
+        csv=report(
+            "results/summary.csv",
+            caption="../report/summary_csv.rst",
+            category="Summary",
+            labels={"table": "every column (CSV download)"},
+        ),
+        html=report(
+            "results/summary.html",
+            caption="../report/summary_table.rst",
+            category="Summary",
+            labels={"table": "main columns"},
+        ),
     log:
         "logs/summarize.log",
     benchmark:
@@ -23,7 +34,12 @@ rule plot_curves:
         csv=rules.summarize.output.csv,
         train_metrics=expand(rules.train.output.metrics, seed=SEED),
     output:
-        figures=expand("results/plots/{metric}_vs_k.{ext}", metric=CURVE_METRICS, ext=config["plots"]["formats"]),
+        figures=[
+            in_report(f"results/plots/{metric}_vs_k.{ext}", f"../report/{metric}.rst",
+                      "Curves", {"figure": CURVE_TITLES[metric]})
+            for metric in CURVE_METRICS
+            for ext in config["plots"]["formats"]
+        ],
     params:
         metrics=CURVE_METRICS,
         dpi=config["plots"]["dpi"],
@@ -45,7 +61,11 @@ rule plot_matrices:
     input:
         model=expand(rules.train.output.model, seed=SEED),
     output:
-        figures=expand("results/plots/matrices_{{method}}.{ext}", ext=config["plots"]["formats"]),
+        figures=[
+            in_report(f"results/plots/matrices_{{method}}.{ext}", "../report/matrices.rst",
+                      "Pruned matrices", {"method": "{method}"})
+            for ext in config["plots"]["formats"]
+        ],
     params:
         k=config["plots"]["matrices_k"],
         prune_output_layer=lambda wildcards: prunes_output_layer(wildcards.method),
@@ -62,3 +82,34 @@ rule plot_matrices:
         "../../envs/prunelab.yaml"
     script:
         "../scripts/plot_matrices.py"
+
+
+# The config as the run saw it, defaults filled in, for the report. Any
+# config change reruns this rule only, since nothing depends on it but all.
+rule record_config:
+    output:
+        yaml=report(
+            "results/config.yaml",
+            caption="../report/config.rst",
+            category="Config",
+            labels={"file": "config.yaml (download)"},
+        ),
+        html=report(
+            "results/config.html",
+            caption="../report/config.rst",
+            category="Config",
+            labels={"file": "settings"},
+        ),
+    params:
+        config=config,
+    log:
+        "logs/record_config.log",
+    benchmark:
+        "benchmarks/record_config.tsv"
+    threads: 1
+    resources:
+        mem_mb=300,
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/record_config.py"

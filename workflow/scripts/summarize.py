@@ -6,6 +6,7 @@ import pandas as pd
 
 from prunelab.fileio import atomic_path, read_json
 from prunelab.logs import log_to_file
+from prunelab.report_pages import summary_html
 
 logger = log_to_file(snakemake.log[0])
 
@@ -30,5 +31,7 @@ rows = [read_json(path) for path in snakemake.input.results]
 summary = pd.DataFrame(rows).reindex(columns=COLUMNS).sort_values(["seed", "method", "scope", "finetune_epochs", "k"])
 with atomic_path(snakemake.output.csv) as temporary:
     summary.to_csv(temporary, index=False)
-logger.info("wrote %s with %d rows from %d result files", snakemake.output.csv,
-            len(summary), len(rows))
+with atomic_path(snakemake.output.html) as temporary:
+    temporary.write_text(summary_html(summary), encoding="utf-8")
+logger.info("wrote %s and %s with %d rows from %d result files", snakemake.output.csv,
+            snakemake.output.html, len(summary), len(rows))
