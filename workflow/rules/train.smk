@@ -20,6 +20,7 @@ rule train:
     # Peak RSS measured with the default network: 1,512 MB.
     resources:
         mem_mb=2000,
+        runtime=60,
         **gpu_resources("train"),
     conda:
         "../../envs/prunelab.yaml"
