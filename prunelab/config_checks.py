@@ -87,10 +87,46 @@ def check_schema(config, schema):
         f"invalid config value {key} = {_show(error.instance)}: {_reason(error)}",
         f"allowed: {_allowed(error.schema)}",
     ]
-    description = error.schema.get("description")
+    hint = _number_hint(error)
+    if hint:
+        lines.append(hint)
+    described, description = _description(schema, error.absolute_path)
     if description:
-        lines.append(f"{key}: {' '.join(description.split())}")
+        lines.append(f"{described}: {' '.join(description.split())}")
     raise ConfigError("\n".join(lines))
+
+
+def _number_hint(error):
+    """Explain a number that YAML read as a string, such as 1e-3."""
+    if error.validator != "type" or not isinstance(error.instance, str):
+        return None
+    if error.validator_value not in ("number", "integer"):
+        return None
+    try:
+        value = float(error.instance)
+    except ValueError:
+        return None
+    return (f"YAML reads {error.instance} as a string: write it with a decimal point "
+            f"and a signed exponent, such as {value:.1e}, or as {value:g}")
+
+
+def _description(schema, path):
+    """Return (key, description) of the deepest key on `path` that has a description.
+
+    A list item has no description of its own, so its list's is used.
+    """
+    found = (None, None)
+    node = schema
+    walked = []
+    for part in path:
+        if isinstance(part, int):
+            node = node.get("items", {})
+        else:
+            node = node.get("properties", {}).get(part, {})
+        walked.append(part)
+        if node.get("description"):
+            found = (_key_name(walked), node["description"])
+    return found
 
 
 def _key_name(path):

@@ -122,6 +122,23 @@ def validate(arrays, spec=MNIST, origin="data"):
             )
 
 
+def load_fetched(path, spec=MNIST):
+    """Load and validate the dataset that the fetch step wrote.
+
+    Raises:
+        DataError: if the file is damaged or invalid, saying to delete it so
+            that the next run fetches it again.
+    """
+    try:
+        arrays = load_npz(path)
+        validate(arrays, spec, origin=path)
+    except DataError as error:
+        raise DataError(
+            f"{str(error).rstrip('.')}. Delete {path} and run snakemake again to fetch it anew"
+        ) from None
+    return arrays
+
+
 def load_npz(path):
     """Load the four Keras arrays from an npz file.
 

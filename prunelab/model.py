@@ -171,12 +171,19 @@ def load_model(path):
 
     if not os.path.isfile(path):
         raise ValueError(f"Keras model file not found: {path}")
+    advice = "Delete the file and rerun the job that produced it."
+    # Keras reports a file that is not a zip archive as "File not found".
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"cannot load the Keras model {path}: not a .keras file (a .keras file is "
+            f"a zip archive), so it is damaged or truncated. {advice}"
+        )
     try:
         return keras.models.load_model(path, compile=False)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        reason = str(error).rstrip(".")
         raise ValueError(
-            f"cannot load the Keras model {path}: {type(error).__name__}: {error}. "
-            f"Delete the file and rerun the job that produced it."
+            f"cannot load the Keras model {path}: {type(error).__name__}: {reason}. {advice}"
         ) from error
 
 

@@ -89,10 +89,15 @@ BAD_VALUES = {
         ["train.batch_size = 'big'", "allowed: an integer >= 1"]),
     "hidden_units_zero": (
         lambda c: c["train"].update(hidden_units=[24, 0]), ["train={hidden_units: [24, 0]}"],
-        ["train.hidden_units[1] = 0", "allowed: an integer >= 1"]),
+        ["train.hidden_units[1] = 0", "allowed: an integer >= 1",
+         "train.hidden_units: Widths of the hidden ReLU Dense layers"]),
     "hidden_units_fraction": (
         lambda c: c["train"].update(hidden_units=[24.5]), ["train={hidden_units: [24.5]}"],
         ["train.hidden_units[0] = 24.5", "allowed: an integer >= 1"]),
+    "learning_rate_exponent": (
+        lambda c: c["train"].update(learning_rate="1e-3"), ["train={learning_rate: 1e-3}"],
+        ["train.learning_rate = '1e-3'", "allowed: a number > 0",
+         "YAML reads 1e-3 as a string", "or as 0.001"]),
     "matrices_k_not_swept": (
         lambda c: c["plots"].update(matrices_k=0.7), ["plots={matrices_k: 0.7}"],
         ["plots.matrices_k is 0.7, which is not in k_values", "choose one of the swept values"]),

@@ -786,3 +786,19 @@ def test_local_directory_rejects_sha256(tmp_path, mnist_arrays):
         data.fetch_local({"local": str(directory), "sha256": "0" * 64}, tmp_path, 5)
 
     assert "not for a directory" in str(caught.value)
+
+
+def test_load_fetched_says_to_fetch_again(tmp_path):
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(b"not a zip archive")
+    with pytest.raises(data.DataError) as caught:
+        data.load_fetched(path)
+    assert str(caught.value) == (
+        f"{path}: not an npz file (an npz is a zip archive of .npy arrays). "
+        f"Delete {path} and run snakemake again to fetch it anew")
+
+
+def test_load_fetched_validates(tmp_path, tiny_arrays):
+    path = write_npz(tmp_path / "tiny.npz", tiny_arrays)
+    with pytest.raises(data.DataError, match=r"x_train has shape \(20, 28, 28\), expected"):
+        data.load_fetched(path)

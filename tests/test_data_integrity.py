@@ -90,6 +90,7 @@ def test_truncated_data_stops_training(trained):
     assert result.returncode != 0
     log = (trained / "logs/train/seed0.log").read_text()
     assert "resources/mnist.npz: not an npz file" in log
+    assert "Delete resources/mnist.npz and run snakemake again to fetch it anew" in log
     assert not (trained / "results/train/seed0/model.keras").exists()
 
 
@@ -105,7 +106,7 @@ def test_damaged_model_stops_pruning_job(trained, damage):
     result = snakemake(trained, "--cores", "2", target, check=False)
     assert result.returncode != 0
     log = (trained / "logs/prune_evaluate/seed0/weight/layer/ft0/k0.5000.log").read_text()
-    assert f"cannot load the Keras model {model.relative_to(trained)}" in log
+    assert f"cannot load the Keras model {model.relative_to(trained)}: not a .keras file" in log
     assert "Delete the file and rerun the job that produced it" in log
     assert not (trained / target).exists()
     assert not list((trained / "results/prune").rglob("*.npz"))

@@ -56,7 +56,7 @@ def test_kill_during_training_reruns_training(slow_config):
     assert not (train / "metrics.json").exists()
     snakemake(directory, "--unlock")
     assert planned_jobs(directory, "results/train/seed0/metrics.json") == {"train": 1}
-    snakemake(directory, "--cores", "2", "--rerun-incomplete", "results/train/seed0/metrics.json")
+    snakemake(directory, "--cores", "2", "results/train/seed0/metrics.json")
     assert (train / "metrics.json").is_file()
 
 
@@ -71,7 +71,8 @@ def test_kill_during_pruning_reruns_that_job(slow_config):
 
     assert not (directory / target).exists()
     snakemake(directory, "--unlock")
-    planned = planned_jobs(directory, target, "--rerun-incomplete")
+    # profiles/default turns on --rerun-incomplete, so no flag is needed.
+    planned = planned_jobs(directory, target)
     assert planned == {"prune_evaluate_unit": 1}
-    snakemake(directory, "--cores", "2", "--rerun-incomplete", target)
+    snakemake(directory, "--cores", "2", target)
     assert (directory / target).is_file()

@@ -98,8 +98,20 @@ def test_load_model_names_damaged_file(tmp_path, small_model):
     path = tmp_path / "model.keras"
     small_model.save(path)
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(ValueError, match=f"cannot load the Keras model {path}"):
+    with pytest.raises(ValueError, match=f"cannot load the Keras model {path}: not a .keras file"):
         models.load_model(path)
+
+
+def test_load_model_names_foreign_zip(tmp_path):
+    import zipfile
+
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+    with pytest.raises(ValueError, match=f"cannot load the Keras model {path}: ") as caught:
+        models.load_model(path)
+    assert "Delete the file and rerun the job that produced it." in str(caught.value)
+    assert ".." not in str(caught.value)
 
 
 def test_load_model_names_missing_file(tmp_path):

@@ -26,8 +26,7 @@ k = parse_k(wildcards.k)
 method = params.method
 
 model = models.load_model(snakemake.input.model)
-arrays = data.load_npz(snakemake.input.npz)
-data.validate(arrays, origin=snakemake.input.npz)
+arrays = data.load_fetched(snakemake.input.npz)
 x_test = models.prepare_inputs(arrays["x_test"])
 y_test = arrays["y_test"]
 logger.info("loaded %s and x_test %s", snakemake.input.model, x_test.shape)
