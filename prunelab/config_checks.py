@@ -157,6 +157,10 @@ def _reason(error):
 def _allowed(schema):
     """Describe in words which values a schema accepts."""
     kind = schema.get("type")
+    if isinstance(kind, list):
+        return ", or ".join(_allowed({**schema, "type": single}) for single in kind)
+    if kind == "null":
+        return "null"
     if "enum" in schema:
         return "one of " + ", ".join(map(str, schema["enum"]))
     if kind in ("integer", "number"):

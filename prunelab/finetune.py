@@ -90,8 +90,8 @@ def finetune(pruned_model, masks, arrays, epochs, batch_size, learning_rate,
     y = np.asarray(arrays["y_train"], dtype=np.int64)
     (x_fit, y_fit), validation = models.split_validation(x, y, validation_fraction, seed)
     models.compile_model(pruned_model, learning_rate, "constant")
-    logger.info("fine-tuning %d epochs on %d images at learning rate %g, masks fixed",
-                epochs, len(x_fit), learning_rate)
+    logger.info("fine-tuning for %d epoch%s on %d images at learning rate %g, masks fixed",
+                epochs, "" if epochs == 1 else "s", len(x_fit), learning_rate)
     history = pruned_model.fit(
         x_fit, y_fit,
         epochs=epochs,

@@ -248,6 +248,20 @@ def prune_model(model, k, method, prune_output_layer=False):
     return copy, layers
 
 
+def count_kernel_zeros(model, layers):
+    """Return `layers` (as from `prune_model`) with zero counts read again from `model`."""
+    kernels = {layer.name: layer.get_weights()[0] for layer in dense_layers(model)}
+    counted = []
+    for layer in layers:
+        kernel = kernels[layer["name"]]
+        counted.append({
+            **layer,
+            "kernel_zeros": int(kernel.size - np.count_nonzero(kernel)),
+            "kernel_sparsity": pruning.sparsity(kernel),
+        })
+    return counted
+
+
 def achieved_sparsity(layers):
     """Return the fraction of zero entries over the pruned kernels of `layers`.
 

@@ -98,6 +98,13 @@ BAD_VALUES = {
         lambda c: c["train"].update(learning_rate="1e-3"), ["train={learning_rate: 1e-3}"],
         ["train.learning_rate = '1e-3'", "allowed: a number > 0",
          "YAML reads 1e-3 as a string", "or as 0.001"]),
+    "finetune_rate_negative": (
+        lambda c: c.update(finetune={"learning_rate": -1}), ["finetune={learning_rate: -1}"],
+        ["finetune.learning_rate = -1", "allowed: a number > 0, or null",
+         "finetune.learning_rate: Constant Adam learning rate of fine-tuning"]),
+    "finetune_epochs_negative": (
+        lambda c: c.update(finetune={"epochs": [0, -2]}), ["finetune={epochs: [0, -2]}"],
+        ["finetune.epochs[1] = -2", "allowed: an integer >= 0"]),
     "matrices_k_not_swept": (
         lambda c: c["plots"].update(matrices_k=0.7), ["plots={matrices_k: 0.7}"],
         ["plots.matrices_k is 0.7, which is not in k_values", "choose one of the swept values"]),

@@ -104,3 +104,30 @@ def test_zero_epochs_rejected(arrays):
     with pytest.raises(ValueError, match="fine-tuning epochs must be at least 1, received 0"):
         tuning.finetune(pruned, masks, arrays, epochs=0, batch_size=10, learning_rate=0.01,
                         validation_fraction=0.0, seed=0)
+
+
+@pytest.mark.slow
+def test_finetuning_job_keeps_sparsity(tmp_path, mnist_npz):
+    import json
+
+    from workflow_helpers import snakemake, tiny_config, write_config
+
+    config = tiny_config(mnist_npz)
+    config["finetune"] = {"epochs": [0, 1]}
+    write_config(tmp_path, config)
+    targets = [f"results/prune/seed0/{method}/layer/ft{epochs}/k0.9000.json"
+               for method in ("weight", "unit") for epochs in (0, 1)]
+    snakemake(tmp_path, "--cores", "2", *targets)
+    results = {target: json.loads((tmp_path / target).read_text()) for target in targets}
+    for method in ("weight", "unit"):
+        untuned = results[f"results/prune/seed0/{method}/layer/ft0/k0.9000.json"]
+        tuned = results[f"results/prune/seed0/{method}/layer/ft1/k0.9000.json"]
+        assert tuned["finetune_epochs"] == 1
+        assert tuned["achieved_sparsity"] == untuned["achieved_sparsity"]
+        # One tenth of the training rate 0.003.
+        assert tuned["finetune_learning_rate"] == pytest.approx(0.0003)
+        assert len(tuned["finetune_val_accuracy"]) == 1
+        assert tuned["form_same_classes"]
+        assert tuned["test_loss"] != untuned["test_loss"]
+    log = (tmp_path / "logs/prune_evaluate/seed0/unit/layer/ft1/k0.9000.log").read_text()
+    assert "fine-tuning for 1 epoch on" in log

@@ -321,3 +321,17 @@ def test_gpu_resource_only_when_requested(finished_run):
     # Resources are not a rerun trigger: asking for a GPU reruns only the
     # config record.
     assert planned_jobs(directory, config="gpu.yaml") == {**RECORD, "all": 1}
+
+
+def test_added_finetune_count_runs_only_new_jobs(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "finetune.yaml",
+                      lambda c: c.update(finetune={"epochs": [0, 2]}))
+    assert planned == {**PRUNE_JOBS, "summarize": 1, "plot_curves": 1, **RECORD, "all": 1}
+
+
+def test_finetune_rate_leaves_untuned_jobs(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "finetune-rate.yaml",
+                      lambda c: c.update(finetune={"epochs": [0], "learning_rate": 0.01}))
+    assert planned == {**RECORD, "all": 1}

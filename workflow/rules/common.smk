@@ -8,7 +8,7 @@ check_config(config)
 SEED = config["train"]["seed"]
 # Dimensions kept in every path, so later values sit beside the existing ones.
 SCOPE = "layer"
-FINETUNE_EPOCHS = 0
+FINETUNE_EPOCHS = config["finetune"]["epochs"]
 K_LABELS = [format_k(k) for k in config["k_values"]]
 CURVE_METRICS = ["test_loss", "test_accuracy", "inference_ms", "size_bytes"]
 CURVE_TITLES = {
@@ -28,7 +28,7 @@ wildcard_constraints:
     seed=r"\d+",
     method="weight|unit",
     scope="layer",
-    finetune=r"0",
+    finetune=r"\d+",
     k=K_PATTERN,
     metric="|".join(CURVE_METRICS),
     ext="png|svg|pdf",
@@ -70,3 +70,21 @@ def in_report(path, caption, category, labels):
     if path.endswith(f".{REPORT_FORMAT}"):
         return report(path, caption=caption, category=category, labels=labels)
     return path
+
+
+def finetune_settings(epochs):
+    """Return the fine-tuning settings of a pruning job, or None for 0 epochs.
+
+    Jobs without fine-tuning get None whatever the finetune keys say, so
+    changing those keys does not rerun them.
+    """
+    epochs = int(epochs)
+    if epochs == 0:
+        return None
+    settings = config["finetune"]
+    return {
+        "epochs": epochs,
+        "learning_rate": settings["learning_rate"] or config["train"]["learning_rate"] / 10,
+        "batch_size": settings["batch_size"] or config["train"]["batch_size"],
+        "validation_fraction": config["train"]["validation_fraction"],
+    }

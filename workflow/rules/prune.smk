@@ -17,6 +17,7 @@ for method, form_file in (("weight", "sparse.npz"), ("unit", "compact.keras")):
             batch_size=config["evaluate"]["batch_size"],
             timing_repeats=config["evaluate"]["timing_repeats"],
             single_image_calls=config["evaluate"]["single_image_calls"],
+            finetune=lambda wildcards: finetune_settings(wildcards.finetune),
         log:
             f"logs/prune_evaluate/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}.log",
         benchmark:

@@ -15,9 +15,18 @@ from prunelab.timing import TIMING_LOCK_PATH, TimingLock, time_workloads
 logger = log_to_file(snakemake.log[0])
 lock = TimingLock(TIMING_LOCK_PATH)
 lock.shared()
-threads = configure_tensorflow(snakemake.threads, gpus=getattr(snakemake.resources, "gpu", 0))
+finetune_settings = snakemake.params.finetune
+# Fine-tuning shuffles the training images: seed it like training.
+threads = configure_tensorflow(
+    snakemake.threads,
+    seed=int(snakemake.wildcards.seed) if finetune_settings else None,
+    gpus=getattr(snakemake.resources, "gpu", 0),
+)
 
-from prunelab import model as models  # noqa: E402 (after the thread set-up)
+import keras  # noqa: E402 (after the thread set-up)
+
+from prunelab import model as models  # noqa: E402
+from prunelab.finetune import finetune, pruning_masks  # noqa: E402
 from prunelab.forms import fast_form  # noqa: E402
 
 wildcards = snakemake.wildcards
@@ -32,6 +41,16 @@ y_test = arrays["y_test"]
 logger.info("loaded %s and x_test %s", snakemake.input.model, x_test.shape)
 
 pruned, layers = models.prune_model(model, k, method, params.prune_output_layer)
+finetune_history = None
+if finetune_settings:
+    masks = pruning_masks(pruned, layers, method)
+    finetune_history = finetune(pruned, masks, arrays, seed=int(wildcards.seed),
+                                **finetune_settings)
+    # A fresh copy without the optimizer state, which would count in the size.
+    tuned = pruned
+    pruned = keras.models.clone_model(tuned)
+    pruned.set_weights(tuned.get_weights())
+    layers = models.count_kernel_zeros(pruned, layers)
 achieved = models.achieved_sparsity(layers)
 for layer in layers:
     logger.info("layer %s %s: pruned %s, kernel sparsity %.4f", layer["name"],
@@ -92,6 +111,8 @@ write_json(snakemake.output.json, {
     "method": method,
     "scope": wildcards.scope,
     "finetune_epochs": int(wildcards.finetune),
+    "finetune_learning_rate": finetune_settings["learning_rate"] if finetune_settings else None,
+    "finetune_val_accuracy": (finetune_history or {}).get("val_accuracy"),
     "k": k,
     "achieved_sparsity": achieved,
     "layers": layers,

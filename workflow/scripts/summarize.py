@@ -11,7 +11,8 @@ from prunelab.report_pages import summary_html
 logger = log_to_file(snakemake.log[0])
 
 COLUMNS = [
-    "seed", "method", "scope", "finetune_epochs", "k", "achieved_sparsity",
+    "seed", "method", "scope", "finetune_epochs", "finetune_learning_rate", "k",
+    "achieved_sparsity",
     "nonzero_params", "total_params", "flops_dense_per_image",
     "flops_nonzero_per_image", "test_loss", "test_accuracy",
     "inference_ms", "inference_ms_q1", "inference_ms_q3", "form", "ideal_time_ratio",
