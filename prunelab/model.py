@@ -194,11 +194,17 @@ def dense_layers(model):
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 
 
-def prune_model(model, k, method, prune_output_layer=False):
+SCOPES = ("layer", "global")
+
+
+def prune_model(model, k, method, prune_output_layer=False, scope="layer"):
     """Return a pruned copy of a Keras model, leaving `model` untouched.
 
-    Each hidden Dense layer is pruned on its own with
-    `prunelab.pruning.prune_kernel`. The output (logits) layer is kept unless
+    In layer scope each hidden Dense layer is pruned on its own with
+    `prunelab.pruning.prune_kernel`. In global scope, which only weight
+    pruning allows, one threshold serves all pruned kernels together
+    (`prunelab.pruning.global_weight_masks`), so layers end up with uneven
+    sparsities. The output (logits) layer is kept unless
     `prune_output_layer` is true, which only weight pruning allows.
 
     Args:
@@ -206,6 +212,7 @@ def prune_model(model, k, method, prune_output_layer=False):
         k: sparsity in [0, 1].
         method: "weight" or "unit".
         prune_output_layer: also weight-prune the output layer's kernel.
+        scope: "layer" or "global".
 
     Returns:
         (pruned_model, layers), where layers is a list with one dict per
@@ -221,6 +228,14 @@ def prune_model(model, k, method, prune_output_layer=False):
             "unit pruning of the output layer is not allowed: each output unit is a "
             "class, so removing one deletes that class; set prune_output_layer to false"
         )
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, received {scope!r}")
+    if scope == "global" and method == "unit":
+        raise ValueError(
+            "global unit pruning is not supported: the L2 norms of columns with "
+            "different fan-in are not comparable across layers; use scope 'layer' "
+            "for unit pruning"
+        )
     denses = dense_layers(model)
     if not denses:
         raise ValueError(f"model {model.name!r} has no Dense layer to prune")
@@ -228,20 +243,28 @@ def prune_model(model, k, method, prune_output_layer=False):
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     copy_denses = dense_layers(copy)
+    selected = [prune_output_layer or position < len(copy_denses) - 1
+                for position in range(len(copy_denses))]
+    global_masks = {}
+    if scope == "global":
+        chosen = [layer for layer, is_chosen in zip(copy_denses, selected) if is_chosen]
+        masks = pruning.global_weight_masks([layer.get_weights()[0] for layer in chosen], k)
+        global_masks = {layer.name: mask for layer, mask in zip(chosen, masks)}
     layers = []
-    for position, layer in enumerate(copy_denses):
-        is_output = position == len(copy_denses) - 1
-        selected = prune_output_layer or not is_output
+    for layer, is_selected in zip(copy_denses, selected):
         weights = layer.get_weights()
         kernel = weights[0]
         bias = weights[1] if layer.use_bias else None
-        if selected:
+        if layer.name in global_masks:
+            kernel = np.where(global_masks[layer.name], kernel, np.zeros_like(kernel))
+            layer.set_weights([kernel] if bias is None else [kernel, bias])
+        elif is_selected:
             kernel, bias = pruning.prune_kernel(kernel, bias, k, method)
             layer.set_weights([kernel] if bias is None else [kernel, bias])
         layers.append({
             "name": layer.name,
             "kernel_shape": list(kernel.shape),
-            "pruned": selected,
+            "pruned": is_selected,
             "kernel_zeros": int(kernel.size - np.count_nonzero(kernel)),
             "kernel_sparsity": pruning.sparsity(kernel),
         })

@@ -35,29 +35,36 @@ def save_figure(figure, paths, dpi):
 def plot_metric(summary, metric, reference, paths, dpi=150):
     """Draw one metric against K, one line per method.
 
-    With several fine-tuning epoch counts in `summary`, each (method,
-    fine-tuning epochs) pair gets its own line, dashed when fine-tuned.
+    With several scopes or fine-tuning epoch counts in `summary`, each
+    combination gets its own line: dash-dotted for global scope, dashed
+    when fine-tuned.
 
     Args:
         summary: DataFrame with columns method, k and `metric`, and
-            optionally finetune_epochs.
+            optionally scope and finetune_epochs.
         metric: a key of METRIC_LABELS.
         reference: the unpruned model's value, drawn as a dashed line, or None.
         paths: output files; the format follows each suffix.
     """
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
-    finetuned = "finetune_epochs" in summary and summary["finetune_epochs"].nunique() > 1
-    keys = ["method", "finetune_epochs"] if finetuned else ["method"]
-    for key, rows in summary.groupby(keys, sort=False):
-        method = key[0] if isinstance(key, tuple) else key
+    # Scope and fine-tuning get their own lines only when the sweep has several.
+    varying = [column for column in ("scope", "finetune_epochs")
+               if column in summary and summary[column].nunique() > 1]
+    for key, rows in summary.groupby(["method", *varying], sort=False):
+        key = key if isinstance(key, tuple) else (key,)
         rows = rows.sort_values("k")
-        style = dict(METHOD_STYLES.get(method, {"label": method}))
-        if finetuned:
-            epochs = int(rows["finetune_epochs"].iloc[0])
-            style["label"] += f", {epochs} fine-tuning epoch{'s' if epochs != 1 else ''}"
-            if epochs:
-                style["linestyle"] = "--"
-                style["marker"] = {"o": "P", "s": "X"}.get(style.get("marker"), "x")
+        style = dict(METHOD_STYLES.get(key[0], {"label": key[0]}))
+        for column, value in zip(varying, key[1:]):
+            if column == "scope":
+                style["label"] += f", {value} scope"
+                if value == "global":
+                    style["linestyle"] = "-."
+            else:
+                epochs = int(value)
+                style["label"] += f", {epochs} fine-tuning epoch{'s' if epochs != 1 else ''}"
+                if epochs:
+                    style["linestyle"] = "--"
+                    style["marker"] = {"o": "P", "s": "X"}.get(style.get("marker"), "x")
         axes.plot(rows["k"], rows[metric], **style)
     if reference is not None:
         axes.axhline(reference, color="grey", linestyle="--", linewidth=1,

@@ -92,6 +92,40 @@ def weight_mask(kernel, k):
     return mask.reshape(kernel.shape)
 
 
+def global_weight_masks(kernels, k):
+    """Compute the keep-masks of global weight pruning over several kernels.
+
+    One threshold serves all kernels together: exactly floor(k * N) of their
+    N entries in total are pruned, those of smallest absolute value. Ties
+    are pruned from the first kernel up, and within a kernel from the lowest
+    flat index up, so the result does not depend on anything but the inputs.
+
+    Args:
+        kernels: list of arrays.
+        k: sparsity in [0, 1].
+
+    Returns:
+        A list of boolean arrays, one per kernel and of its shape, False
+        where the entry is pruned.
+    """
+    kernels = [np.asarray(kernel) for kernel in kernels]
+    if not kernels:
+        raise ValueError("global pruning needs at least one kernel")
+    magnitudes = np.concatenate([np.abs(kernel).ravel() for kernel in kernels])
+    count = pruned_count(k, magnitudes.size)
+    keep = np.ones(magnitudes.size, dtype=bool)
+    # The concatenation lists kernels in order and each kernel in flat-index
+    # order, so a stable sort breaks ties in that order.
+    order = np.argsort(magnitudes, kind="stable")
+    keep[order[:count]] = False
+    masks = []
+    start = 0
+    for kernel in kernels:
+        masks.append(keep[start:start + kernel.size].reshape(kernel.shape))
+        start += kernel.size
+    return masks
+
+
 def unit_mask(kernel, k):
     """Compute the keep-mask of unit pruning for one kernel of shape (inputs, units).
 

@@ -163,3 +163,23 @@ def test_timing_same_model_twice_agrees():
     for workload in ("batch", "single"):
         ratio = first[workload]["median_ms"] / second[workload]["median_ms"]
         assert 1 / 1.5 < ratio < 1.5, (workload, first[workload], second[workload])
+
+
+def test_prune_model_global_scope(small_model):
+    pruned, layers = models.prune_model(small_model, 0.5, "weight", scope="global")
+    hidden = [layer for layer in layers if layer["pruned"]]
+    entries = sum(int(np.prod(layer["kernel_shape"])) for layer in hidden)
+    assert sum(layer["kernel_zeros"] for layer in hidden) == entries // 2
+    assert models.achieved_sparsity(layers) == pytest.approx((entries // 2) / entries)
+    # The output layer is kept, as in layer scope.
+    assert layers[-1]["kernel_zeros"] == 0
+
+
+def test_prune_model_rejects_global_unit(small_model):
+    with pytest.raises(ValueError, match="global unit pruning is not supported: the L2 norms"):
+        models.prune_model(small_model, 0.5, "unit", scope="global")
+
+
+def test_prune_model_rejects_unknown_scope(small_model):
+    with pytest.raises(ValueError, match="scope must be one of"):
+        models.prune_model(small_model, 0.5, "weight", scope="network")

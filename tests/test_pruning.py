@@ -175,3 +175,44 @@ def test_pruned_count_accepts_numpy_scalars(k, n, expected):
 def test_pruned_count_rejects_non_finite(k):
     with pytest.raises(ValueError, match="K must be a number in"):
         pruned_count(k, 10)
+
+
+def test_global_prunes_exact_total_count():
+    generator = np.random.default_rng(0)
+    kernels = [generator.normal(size=(7, 5)), generator.normal(size=(5, 3))]
+    masks = pruning.global_weight_masks(kernels, 0.3)
+    # floor(0.3 * 50) = 15 entries of the 35 + 15.
+    assert sum(int((~mask).sum()) for mask in masks) == 15
+    assert [mask.shape for mask in masks] == [(7, 5), (5, 3)]
+
+
+def test_global_uses_one_threshold():
+    first = np.array([[0.1, 0.9], [0.8, 0.7]])
+    second = np.array([[0.2, 0.3, 5.0]])
+    masks = pruning.global_weight_masks([first, second], 0.43)
+    # floor(0.43 * 7) = 3: the smallest magnitudes over both kernels, 0.1, 0.2 and 0.3.
+    assert masks[0].tolist() == [[False, True], [True, True]]
+    assert masks[1].tolist() == [[False, False, True]]
+
+
+def test_global_ties_first_kernel_first():
+    first = np.full((2, 2), 0.5)
+    second = np.full((1, 2), 0.5)
+    masks = pruning.global_weight_masks([first, second], 0.5)
+    # 3 of 6 tied entries: the first kernel's flat indices 0, 1 and 2.
+    assert masks[0].tolist() == [[False, False], [False, True]]
+    assert masks[1].tolist() == [[True, True]]
+
+
+def test_global_uneven_layer_sparsity():
+    small = np.full((10, 10), 0.01)
+    large = np.full((10, 10), 1.0)
+    masks = pruning.global_weight_masks([small, large], 0.5)
+    assert (~masks[0]).sum() == 100
+    assert (~masks[1]).sum() == 0
+
+
+def test_global_k_zero_and_one():
+    kernels = [np.ones((3, 3)), np.ones((2, 2))]
+    assert all(mask.all() for mask in pruning.global_weight_masks(kernels, 0))
+    assert not any(mask.any() for mask in pruning.global_weight_masks(kernels, 1))

@@ -335,3 +335,32 @@ def test_finetune_rate_leaves_untuned_jobs(finished_run):
     planned = variant(directory, config, "finetune-rate.yaml",
                       lambda c: c.update(finetune={"epochs": [0], "learning_rate": 0.01}))
     assert planned == {**RECORD, "all": 1}
+
+
+def test_added_global_scope_runs_weight_jobs(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "global.yaml",
+                      lambda c: c.update(prune={"scopes": ["layer", "global"]}))
+    assert planned == {"prune_evaluate_weight": 3, "summarize": 1, "plot_curves": 1,
+                       **RECORD, "all": 1}
+
+
+def test_global_unit_target_rejected(finished_run):
+    directory, _, _ = finished_run
+    result = snakemake(directory, "results/prune/seed0/unit/global/ft0/k0.5000.json",
+                       "--dry-run", check=False)
+    assert result.returncode != 0
+    assert "global unit pruning is not supported: the L2 norms of columns" in (
+        result.stdout + result.stderr)
+
+
+def test_global_job_prunes_exact_total(finished_run):
+    directory, _, _ = finished_run
+    target = "results/prune/seed0/weight/global/ft0/k0.5000.json"
+    snakemake(directory, "--cores", "2", target)
+    result = json.loads((directory / target).read_text())
+    hidden = [layer for layer in result["layers"] if layer["pruned"]]
+    # floor(0.5 * (784 * 24 + 24 * 12)) = 9552 zeros over both kernels together.
+    assert sum(layer["kernel_zeros"] for layer in hidden) == 9552
+    assert result["scope"] == "global"
+    assert hidden[0]["kernel_sparsity"] != hidden[1]["kernel_sparsity"]

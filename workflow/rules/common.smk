@@ -7,7 +7,7 @@ check_config(config)
 
 SEED = config["train"]["seed"]
 # Dimensions kept in every path, so later values sit beside the existing ones.
-SCOPE = "layer"
+SCOPES = config["prune"]["scopes"]
 FINETUNE_EPOCHS = config["finetune"]["epochs"]
 K_LABELS = [format_k(k) for k in config["k_values"]]
 CURVE_METRICS = ["test_loss", "test_accuracy", "inference_ms", "size_bytes"]
@@ -27,7 +27,7 @@ REPORT_FORMAT = next(
 wildcard_constraints:
     seed=r"\d+",
     method="weight|unit",
-    scope="layer",
+    scope="layer|global",
     finetune=r"\d+",
     k=K_PATTERN,
     metric="|".join(CURVE_METRICS),
@@ -42,11 +42,31 @@ def prune_results(seed=SEED):
         for path in expand(
             getattr(rules, f"prune_evaluate_{method}").output.json,
             seed=seed,
-            scope=SCOPE,
+            scope=method_scopes(method),
             finetune=FINETUNE_EPOCHS,
             k=K_LABELS,
         )
     ]
+
+
+def method_scopes(method):
+    """Return the pruning scopes swept for `method`: unit pruning is layer-wise only."""
+    return SCOPES if method == "weight" else ["layer"]
+
+
+def scope_of(method):
+    """Return a params function that gives a job's scope and rejects global unit pruning."""
+
+    def scope(wildcards):
+        if method == "unit" and wildcards.scope == "global":
+            raise ValueError(
+                f"global {method} pruning is not supported: the L2 norms of columns "
+                f"with different fan-in are not comparable across layers; request "
+                f"scope layer for {method} pruning"
+            )
+        return wildcards.scope
+
+    return scope
 
 
 def prunes_output_layer(method):

@@ -13,6 +13,7 @@ for method, form_file in (("weight", "sparse.npz"), ("unit", "compact.keras")):
             form=f"results/prune/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}.{form_file}",
         params:
             method=method,
+            scope=scope_of(method),
             prune_output_layer=prunes_output_layer(method),
             batch_size=config["evaluate"]["batch_size"],
             timing_repeats=config["evaluate"]["timing_repeats"],

@@ -26,9 +26,11 @@ def figure_paths(name):
             if Path(path).name.startswith(f"{name}_vs_k.")]
 
 
-# Fine-tuning changes the kept weights, not the sparsity, so times and sizes
-# are drawn from the sweep with the fewest fine-tuning epochs.
-untuned = summary[summary["finetune_epochs"] == summary["finetune_epochs"].min()]
+# Fine-tuning and the scope change which weights are kept, not how many,
+# so times and sizes are drawn from the layer-scope sweep with the fewest
+# fine-tuning epochs.
+untuned = summary[(summary["finetune_epochs"] == summary["finetune_epochs"].min())
+                  & (summary["scope"] == "layer")]
 for metric in params.metrics:
     paths = figure_paths(metric)
     if metric == "inference_ms":

@@ -40,7 +40,8 @@ x_test = models.prepare_inputs(arrays["x_test"])
 y_test = arrays["y_test"]
 logger.info("loaded %s and x_test %s", snakemake.input.model, x_test.shape)
 
-pruned, layers = models.prune_model(model, k, method, params.prune_output_layer)
+pruned, layers = models.prune_model(model, k, method, params.prune_output_layer,
+                                    scope=params.scope)
 finetune_history = None
 if finetune_settings:
     masks = pruning_masks(pruned, layers, method)
