@@ -37,7 +37,8 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
 
     With several scopes or fine-tuning epoch counts in `summary`, each
     combination gets its own line: dash-dotted for global scope, dashed
-    when fine-tuned.
+    when fine-tuned. With several seeds each line is the mean over seeds,
+    with a band of ± one sample standard deviation, and the title says so.
 
     Args:
         summary: DataFrame with columns method, k and `metric`, and
@@ -50,9 +51,10 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
     # Scope and fine-tuning get their own lines only when the sweep has several.
     varying = [column for column in ("scope", "finetune_epochs")
                if column in summary and summary[column].nunique() > 1]
+    seeds = summary["seed"].nunique() if "seed" in summary else 1
     for key, rows in summary.groupby(["method", *varying], sort=False):
         key = key if isinstance(key, tuple) else (key,)
-        rows = rows.sort_values("k")
+        points = rows.groupby("k")[metric].agg(["mean", "std"]).sort_index()
         style = dict(METHOD_STYLES.get(key[0], {"label": key[0]}))
         for column, value in zip(varying, key[1:]):
             if column == "scope":
@@ -65,7 +67,11 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
                 if epochs:
                     style["linestyle"] = "--"
                     style["marker"] = {"o": "P", "s": "X"}.get(style.get("marker"), "x")
-        axes.plot(rows["k"], rows[metric], **style)
+        line, = axes.plot(points.index, points["mean"], **style)
+        if seeds > 1:
+            axes.fill_between(points.index, points["mean"] - points["std"],
+                              points["mean"] + points["std"], color=line.get_color(),
+                              alpha=0.2, linewidth=0)
     if reference is not None:
         axes.axhline(reference, color="grey", linestyle="--", linewidth=1,
                      label=f"unpruned model ({reference:.4g})")
@@ -74,7 +80,10 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
     axes.set_xlim(-0.02, 1.02)
     axes.set_xlabel("Sparsity K (fraction of weights or units pruned per layer)")
     axes.set_ylabel(METRIC_LABELS[metric])
-    axes.set_title(METRIC_TITLES[metric])
+    title = METRIC_TITLES[metric]
+    if seeds > 1:
+        title += f"\nmean over {seeds} seeds, band: ± one standard deviation"
+    axes.set_title(title)
     axes.grid(True, alpha=0.3)
     axes.legend()
     save_figure(figure, paths, dpi)

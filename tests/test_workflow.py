@@ -364,3 +364,11 @@ def test_global_job_prunes_exact_total(finished_run):
     assert sum(layer["kernel_zeros"] for layer in hidden) == 9552
     assert result["scope"] == "global"
     assert hidden[0]["kernel_sparsity"] != hidden[1]["kernel_sparsity"]
+
+
+def test_added_seed_runs_only_its_jobs(finished_run):
+    directory, config, _ = finished_run
+    planned = variant(directory, config, "seeds.yaml",
+                      lambda c: c["train"].update(seeds=[0, 1]))
+    assert planned == {"train": 1, **PRUNE_JOBS, "summarize": 1, "plot_curves": 1,
+                       **RECORD, "all": 1}

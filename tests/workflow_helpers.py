@@ -20,7 +20,7 @@ def tiny_config(data_path):
         "k_values": [0, 0.5, 0.9],
         "methods": ["weight", "unit"],
         "train": {
-            "seed": 0,
+            "seeds": [0],
             "hidden_units": [24, 12],
             "epochs": 1,
             "batch_size": 512,

@@ -5,7 +5,9 @@ from prunelab.kvalues import K_PATTERN, format_k
 
 check_config(config)
 
-SEED = config["train"]["seed"]
+SEEDS = config["train"]["seeds"]
+# The matrix pictures show the model of the first seed.
+SEED = SEEDS[0]
 # Dimensions kept in every path, so later values sit beside the existing ones.
 SCOPES = config["prune"]["scopes"]
 FINETUNE_EPOCHS = config["finetune"]["epochs"]
@@ -34,8 +36,8 @@ wildcard_constraints:
     ext="png|svg|pdf",
 
 
-def prune_results(seed=SEED):
-    """Per-(method, K) result files of the sweep."""
+def prune_results(seed=SEEDS):
+    """Per-(seed, method, scope, fine-tuning, K) result files of the sweep."""
     return [
         path
         for method in config["methods"]

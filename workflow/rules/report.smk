@@ -1,13 +1,19 @@
 rule summarize:
     input:
         results=prune_results(),
-        train_metrics=expand(rules.train.output.metrics, seed=SEED),
+        train_metrics=expand(rules.train.output.metrics, seed=SEEDS),
     output:
         csv=report(
             "results/summary.csv",
             caption="../report/summary_csv.rst",
             category="Summary",
             labels={"table": "every column (CSV download)"},
+        ),
+        means=report(
+            "results/summary_mean.csv",
+            caption="../report/summary_mean.rst",
+            category="Summary",
+            labels={"table": "mean and std over seeds (CSV download)"},
         ),
         html=report(
             "results/summary.html",
@@ -33,7 +39,7 @@ rule summarize:
 rule plot_curves:
     input:
         csv=rules.summarize.output.csv,
-        train_metrics=expand(rules.train.output.metrics, seed=SEED),
+        train_metrics=expand(rules.train.output.metrics, seed=SEEDS),
     output:
         figures=[
             in_report(f"results/plots/{metric}_vs_k.{ext}", f"../report/{metric}.rst",

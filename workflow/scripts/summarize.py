@@ -4,6 +4,7 @@ import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
 
 import pandas as pd
 
+from prunelab.aggregate import over_seeds
 from prunelab.fileio import atomic_path, read_json
 from prunelab.logs import log_to_file
 from prunelab.report_pages import summary_html
@@ -32,6 +33,8 @@ rows = [read_json(path) for path in snakemake.input.results]
 summary = pd.DataFrame(rows).reindex(columns=COLUMNS).sort_values(["seed", "method", "scope", "finetune_epochs", "k"])
 with atomic_path(snakemake.output.csv) as temporary:
     summary.to_csv(temporary, index=False)
+with atomic_path(snakemake.output.means) as temporary:
+    over_seeds(summary).to_csv(temporary, index=False)
 with atomic_path(snakemake.output.html) as temporary:
     temporary.write_text(summary_html(summary), encoding="utf-8")
 logger.info("wrote %s and %s with %d rows from %d result files", snakemake.output.csv,

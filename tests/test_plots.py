@@ -1,0 +1,68 @@
+"""Curves of several seeds: mean lines with a band of one standard deviation."""
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from prunelab import aggregate, plots
+
+
+def fake_summary():
+    rows = []
+    for seed, shift in ((0, 0.00), (1, 0.02), (2, 0.04)):
+        for method in ("weight", "unit"):
+            for k in (0.0, 0.5, 0.9):
+                rows.append({"seed": seed, "method": method, "scope": "layer",
+                             "finetune_epochs": 0, "k": k,
+                             "test_accuracy": 0.9 - k / 2 + shift, "test_loss": 0.1 + k + shift})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def drawn(monkeypatch, tmp_path):
+    """Draw the accuracy curves of the fake summary and keep the figure."""
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, paths, dpi: figures.append(figure))
+    plots.plot_metric(fake_summary(), "test_accuracy", 0.92, [tmp_path / "a.png"])
+    return figures[0].axes[0]
+
+
+def test_band_is_one_standard_deviation(drawn):
+    bands = [child for child in drawn.collections
+             if isinstance(child, matplotlib.collections.PolyCollection)]
+    assert len(bands) == 2
+    # Seeds shift accuracy by 0, 0.02 and 0.04: mean + 0.02, sample std 0.02.
+    vertices = bands[0].get_paths()[0].vertices
+    at_half = sorted(y for x, y in vertices if abs(x - 0.5) < 1e-12)
+    assert at_half[0] == pytest.approx(0.65 + 0.02 - 0.02)
+    assert at_half[-1] == pytest.approx(0.65 + 0.02 + 0.02)
+
+
+def test_line_is_mean_over_seeds(drawn):
+    weight = next(line for line in drawn.get_lines() if line.get_label() == "weight pruning")
+    assert list(weight.get_xdata()) == [0.0, 0.5, 0.9]
+    assert list(weight.get_ydata()) == pytest.approx([0.92, 0.67, 0.47])
+
+
+def test_title_names_statistic(drawn):
+    assert "mean over 3 seeds, band: ± one standard deviation" in drawn.get_title()
+
+
+def test_one_seed_has_no_band(monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, paths, dpi: figures.append(figure))
+    single = fake_summary().query("seed == 0")
+    plots.plot_metric(single, "test_accuracy", 0.92, [tmp_path / "a.png"])
+    axes = figures[0].axes[0]
+    assert not [child for child in axes.collections
+                if isinstance(child, matplotlib.collections.PolyCollection)]
+    assert "seeds" not in axes.get_title()
+
+
+def test_aggregate_mean_and_std():
+    table = aggregate.over_seeds(fake_summary())
+    row = table.set_index(["method", "k"]).loc[("weight", 0.5)]
+    assert row["seeds"] == 3
+    assert row["test_accuracy_mean"] == pytest.approx(0.67)
+    assert row["test_accuracy_std"] == pytest.approx(0.02)
+    assert len(table) == 6
