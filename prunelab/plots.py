@@ -120,7 +120,9 @@ def _plain_log_ticks(axes):
 def plot_times(summary, paths, dpi=150):
     """Draw inference time against K for every form, one panel per workload.
 
-    Times are medians, with the interquartile range as error bars. The
+    Times are medians, with the interquartile range as error bars; with
+    several seeds, the mean over seeds of each, with a band of ± one sample
+    standard deviation of the medians. The
     unpruned model (the K = 0 masked runs) is a grey line, and each method's
     FLOP-proportional ideal (that time scaled by the fast form's FLOPs over
     the dense FLOPs) is a dashed line.
@@ -130,16 +132,19 @@ def plot_times(summary, paths, dpi=150):
         dense_rows = summary[summary["k"] == 0]
         dense_ms = dense_rows[f"masked_{workload}_ms"].mean() if len(dense_rows) else None
         for (method, form), style in FORM_STYLES.items():
-            rows = summary[summary["method"] == method].sort_values("k")
+            rows = summary[summary["method"] == method]
             column = f"{form}_{workload}_ms"
             if rows.empty or column not in rows or rows[column].isna().all():
                 continue
-            errors = np.vstack([rows[column] - rows[f"{column}_q1"],
-                                rows[f"{column}_q3"] - rows[column]])
-            axes.errorbar(rows["k"], rows[column], yerr=errors, capsize=3, **style)
+            points = rows.groupby("k")[[column, f"{column}_q1", f"{column}_q3",
+                                        "ideal_time_ratio"]].mean().sort_index()
+            errors = np.vstack([points[column] - points[f"{column}_q1"],
+                                points[f"{column}_q3"] - points[column]])
+            axes.errorbar(points.index, points[column], yerr=errors, capsize=3, **style)
+            _seed_band(axes, rows, column, style["color"])
             if form != "masked" and dense_ms is not None:
-                axes.plot(rows["k"], dense_ms * rows["ideal_time_ratio"], color=style["color"],
-                          linestyle="--", linewidth=1,
+                axes.plot(points.index, dense_ms * points["ideal_time_ratio"],
+                          color=style["color"], linestyle="--", linewidth=1,
                           label=f"{method} pruning, FLOP-proportional ideal")
         if dense_ms is not None:
             axes.axhline(dense_ms, color="grey", linewidth=1,
@@ -152,12 +157,38 @@ def plot_times(summary, paths, dpi=150):
         axes.set_title(WORKLOAD_TITLES[workload])
         axes.grid(True, which="both", alpha=0.3)
     axes_pair[0].legend(fontsize=8)
-    figure.suptitle("Inference time against sparsity K: median of timed runs, IQR bars")
+    figure.suptitle("Inference time against sparsity K: median of timed runs, IQR bars"
+                    + _seeds_note(summary, "; "))
     save_figure(figure, paths, dpi)
 
 
+def _seed_count(summary):
+    return summary["seed"].nunique() if "seed" in summary else 1
+
+
+def _seeds_note(summary, separator):
+    """Return the title text that names the seed statistic, or "" for one seed."""
+    seeds = _seed_count(summary)
+    if seeds < 2:
+        return ""
+    return f"{separator}mean over {seeds} seeds, band: ± one standard deviation"
+
+
+def _seed_band(axes, rows, column, color):
+    """Shade mean ± one sample standard deviation over seeds of `column` against K."""
+    if _seed_count(rows) < 2:
+        return
+    points = rows.groupby("k")[column].agg(["mean", "std"]).sort_index()
+    axes.fill_between(points.index, points["mean"] - points["std"],
+                      points["mean"] + points["std"], color=color, alpha=0.2, linewidth=0)
+
+
 def plot_sizes(summary, paths, dpi=150):
-    """Draw the bytes on disk of each form against K, on a log scale."""
+    """Draw the bytes on disk of each form against K, on a log scale.
+
+    With several seeds each line is the mean over seeds, with a band of ±
+    one sample standard deviation.
+    """
     figure, axes = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
     series = [
         ("weight", "masked_bytes", {"color": "grey", "marker": "o",
@@ -172,15 +203,17 @@ def plot_sizes(summary, paths, dpi=150):
                                    "label": "unit pruning, compact .keras"}),
     ]
     for method, column, style in series:
-        rows = summary[summary["method"] == method].sort_values("k")
+        rows = summary[summary["method"] == method]
         if rows.empty or column not in rows or rows[column].isna().all():
             continue
-        axes.plot(rows["k"], rows[column], **style)
+        points = rows.groupby("k")[column].mean().sort_index()
+        axes.plot(points.index, points, **style)
+        _seed_band(axes, rows, column, style["color"])
     axes.set_yscale("log")
     axes.set_xlim(-0.02, 1.02)
     axes.set_xlabel("Sparsity K (fraction of weights or units pruned per layer)")
     axes.set_ylabel("Size on disk (bytes, log scale)")
-    axes.set_title("Model size on disk against sparsity K")
+    axes.set_title("Model size on disk against sparsity K" + _seeds_note(summary, "\n"))
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
     save_figure(figure, paths, dpi)

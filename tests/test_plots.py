@@ -66,3 +66,36 @@ def test_aggregate_mean_and_std():
     assert row["test_accuracy_mean"] == pytest.approx(0.67)
     assert row["test_accuracy_std"] == pytest.approx(0.02)
     assert len(table) == 6
+
+
+def timing_summary():
+    rows = []
+    for seed, shift in ((0, 0.0), (1, 2.0), (2, 4.0)):
+        for method, form in (("weight", "sparse"), ("unit", "compact")):
+            for k in (0.0, 0.5, 0.9):
+                row = {"seed": seed, "method": method, "k": k, "ideal_time_ratio": 1 - k,
+                       "masked_bytes": 1000.0, "masked_gzip_bytes": 900 - 500 * k + shift,
+                       f"{form}_bytes": 1000 * (1 - k) + 10 * shift}
+                for name in ("masked", form):
+                    for workload in ("batch", "single"):
+                        median = 10.0 + shift
+                        row[f"{name}_{workload}_ms"] = median
+                        row[f"{name}_{workload}_ms_q1"] = median - 1
+                        row[f"{name}_{workload}_ms_q3"] = median + 1
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("draw", ["plot_times", "plot_sizes"])
+def test_time_and_size_figures_have_bands(monkeypatch, tmp_path, draw):
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, paths, dpi: figures.append(figure))
+    getattr(plots, draw)(timing_summary(), [tmp_path / "figure.png"])
+    figure = figures[0]
+    for axes in figure.axes:
+        bands = [child for child in axes.collections
+                 if isinstance(child, matplotlib.collections.PolyCollection)]
+        assert len(bands) >= 2
+    titles = " ".join([figure._suptitle.get_text() if figure._suptitle else ""]
+                      + [axes.get_title() for axes in figure.axes])
+    assert "mean over 3 seeds, band: ± one standard deviation" in titles

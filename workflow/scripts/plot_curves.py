@@ -31,10 +31,6 @@ def figure_paths(name):
 # fine-tuning epochs.
 untuned = summary[(summary["finetune_epochs"] == summary["finetune_epochs"].min())
                   & (summary["scope"] == "layer")]
-# Times and sizes are drawn as the mean over seeds, without a band.
-numeric = [column for column in untuned.select_dtypes("number").columns
-           if column not in ("seed", "k")]
-untuned = untuned.groupby(["method", "k"], as_index=False)[numeric].mean()
 for metric in params.metrics:
     paths = figure_paths(metric)
     if metric == "inference_ms":
