@@ -167,3 +167,21 @@ def test_peak_memory_within_mem_mb(watched_run):
         header, values = benchmark.read_text().splitlines()[:2]
         peak = float(dict(zip(header.split("\t"), values.split("\t")))["max_rss"])
         assert peak <= declared[rule], (benchmark, peak, declared[rule])
+
+
+def test_seeds_train_in_parallel(tmp_path, mnist_npz):
+    config = tiny_config(mnist_npz)
+    config["train"]["seeds"] = [0, 1]
+    config["threads"] = {"train": 1, "evaluate": 1}
+    write_config(tmp_path, config)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", str(SNAKEFILE),
+         "--directory", str(tmp_path), "results/train/seed0/metrics.json",
+         "results/train/seed1/metrics.json"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = [(event, rule) for event, rule, _ in job_events(result.stdout + result.stderr)
+              if rule == "train"]
+    # Both trainings start before either finishes.
+    assert events[:2] == [("start", "train"), ("start", "train")]
