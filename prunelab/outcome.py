@@ -48,7 +48,7 @@ def highest_safe_k(summary, dense_accuracy, tolerance=ACCURACY_TOLERANCE):
 def success_message(directory=".", report="results/report.html"):
     """Return the lines printed after a successful run, naming what exists."""
     directory = Path(directory)
-    lines = ["prunelab run finished."]
+    lines = [f"prunelab run finished in {directory.resolve()}; paths below are relative to it."]
     summary_path = directory / "results/summary.csv"
     plots = sorted((directory / "results/plots").glob("*.*"))
     if summary_path.is_file():
@@ -56,10 +56,13 @@ def success_message(directory=".", report="results/report.html"):
     if plots:
         lines.append(f"  figures ({len(plots)}): {directory / 'results/plots'}/")
     report_path = directory / report
-    if report_path.is_file():
-        lines.append(f"  HTML report: {report_path}")
-    else:
+    if not report_path.is_file():
         lines.append(f"  HTML report: run `snakemake --report {report}` to write it")
+    elif summary_path.is_file() and report_path.stat().st_mtime < summary_path.stat().st_mtime:
+        lines.append(f"  HTML report: {report_path} is older than this run's results; "
+                     f"run `snakemake --report {report}` to update it")
+    else:
+        lines.append(f"  HTML report: {report_path}")
     if not summary_path.is_file():
         return "\n".join(lines)
 
@@ -84,16 +87,31 @@ def success_message(directory=".", report="results/report.html"):
 
 
 def failed_jobs(log_text):
-    """Return (rule, [log paths]) for each failed job named in a Snakemake log."""
+    """Return (rule, [log paths]) for each failed job named in a Snakemake log.
+
+    The log: line is searched in the lines that follow "Error in rule", up
+    to the next such line, since executors such as SLURM's can print
+    unindented lines inside the block. A job reported several times (once
+    per attempt, or by the executor and by Snakemake) is listed once.
+    """
     failures = []
-    for block in re.split(r"\n(?=\S)", log_text):
-        rule = re.match(r"Error in rule (\w+):", block)
+    lines = log_text.splitlines()
+    for position, line in enumerate(lines):
+        rule = re.match(r"Error in rule (\w+):", line)
         if rule is None:
             continue
-        logs = re.search(r"^\s+log: (.+?)(?: \(check log file\(s\) for error details\))?$",
-                         block, re.MULTILINE)
-        paths = logs.group(1).split(", ") if logs else []
-        failures.append((rule.group(1), paths))
+        paths = []
+        for following in lines[position + 1:position + 40]:
+            if following.startswith("Error in rule "):
+                break
+            logs = re.match(r"\s+log: (.+?)(?: \(check log file\(s\) for error details\))?$",
+                            following)
+            if logs:
+                paths = logs.group(1).split(", ")
+                break
+        failure = (rule.group(1), paths)
+        if failure not in failures:
+            failures.append(failure)
     return failures
 
 

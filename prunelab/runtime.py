@@ -61,9 +61,9 @@ def configure_tensorflow(threads, seed=None, gpus=0):
     visible = enable_gpu_memory_growth(tf.config)
     if gpus > len(visible):
         logger.warning(
-            "the job requested %d GPU(s) but TensorFlow detects %d, and runs on those. "
+            "the job requested %d GPU(s) but TensorFlow detects %d, so it runs on %s. "
             "Check the CUDA libraries and CUDA_VISIBLE_DEVICES, or set gpus to 0 in the config",
-            gpus, len(visible),
+            gpus, len(visible), "those" if visible else "the CPU",
         )
 
     if seed is not None:

@@ -59,7 +59,8 @@ def test_success_message_lists_outputs(tmp_path):
 
 def test_success_message_without_summary(tmp_path):
     message = success_message(tmp_path)
-    assert message.splitlines()[0] == "prunelab run finished."
+    assert message.splitlines()[0] == (
+        f"prunelab run finished in {tmp_path.resolve()}; paths below are relative to it.")
     assert "summary table" not in message
 
 
@@ -98,3 +99,34 @@ def test_error_message_without_failed_job(tmp_path):
     main_log = tmp_path / "main.log"
     main_log.write_text("MissingInputException in rule train\n")
     assert error_message(str(main_log)) == f"prunelab run failed; see the Snakemake log {main_log}"
+
+
+def test_success_message_flags_old_report(tmp_path):
+    import os
+
+    (tmp_path / "results").mkdir()
+    report = tmp_path / "results/report.html"
+    report.write_text("<html></html>")
+    summary_of({"weight": [(0.5, 0.98)]}).to_csv(tmp_path / "results/summary.csv", index=False)
+    os.utime(report, (1_000_000, 1_000_000))
+    message = success_message(tmp_path)
+    assert "is older than this run's results; run `snakemake --report" in message
+    os.utime(report, None)
+    assert f"  HTML report: {report}" in success_message(tmp_path).splitlines()
+
+
+SLURM_LOG = """\
+Error in rule fetch_mnist:
+    message: SLURM-job submission failed.
+sbatch: error: invalid partition specified: nosuchpart
+    jobid: 4
+    output: resources/mnist.npz, resources/mnist.provenance.json
+    log: logs/fetch_mnist.log (check log file(s) for error details)
+Error in rule fetch_mnist:
+    jobid: 4
+    log: logs/fetch_mnist.log (check log file(s) for error details)
+"""
+
+
+def test_failed_jobs_slurm_block_once():
+    assert failed_jobs(SLURM_LOG) == [("fetch_mnist", ["logs/fetch_mnist.log"])]

@@ -112,7 +112,7 @@ def test_slurm_run_outputs_complete(slurm_run):
     assert len(summary) == 6
     assert summary["test_accuracy"].notna().all()
     assert len(list((directory / "results/plots").glob("*.png"))) == 6
-    assert "prunelab run finished." in output
+    assert "prunelab run finished in " in output
 
 
 def test_job_resources_reach_slurm(cluster, slurm_run):

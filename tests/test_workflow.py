@@ -299,7 +299,7 @@ def test_command_line_values_same_jobs_as_file(finished_run):
 def test_end_of_run_names_outputs(finished_run):
     directory, _, _ = finished_run
     output = (directory.parent / f"{directory.name}-output.txt").read_text()
-    assert "prunelab run finished." in output
+    assert "prunelab run finished in " in output
     assert "summary table: results/summary.csv" in output
     assert "figures (12): results/plots/" in output
     assert "snakemake --report results/report.html" in output
