@@ -75,10 +75,12 @@ def success_message(directory=".", report="results/report.html"):
     if not dense:
         return "\n".join(lines)
     dense_accuracy = sum(dense) / len(dense)
+    seeds = f", means over {len(dense)} seeds" if len(dense) > 1 else ""
     lines.append(f"Highest K whose test accuracy stays within 1 point of the dense "
-                 f"model ({dense_accuracy:.4f}):")
+                 f"model ({dense_accuracy:.4f}{seeds}):")
     for (method, scope, finetune), k in highest_safe_k(summary, dense_accuracy).items():
-        where = f"{method} pruning ({scope} scope, {finetune} fine-tuning epochs)"
+        epochs = "epoch" if finetune == 1 else "epochs"
+        where = f"{method} pruning ({scope} scope, {finetune} fine-tuning {epochs})"
         if k is None:
             lines.append(f"  {where}: none of the swept K")
         else:

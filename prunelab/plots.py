@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from prunelab.fileio import atomic_path  # noqa: E402
 
@@ -24,6 +25,10 @@ METHOD_STYLES = {
 }
 
 
+# Line style by (global scope, fine-tuned).
+LINE_STYLES = {(False, False): "-", (False, True): "--", (True, False): "-.", (True, True): ":"}
+
+
 def save_figure(figure, paths, dpi):
     """Save a figure to each path, atomically, and close it."""
     for path in paths:
@@ -36,8 +41,9 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
     """Draw one metric against K, one line per method.
 
     With several scopes or fine-tuning epoch counts in `summary`, each
-    combination gets its own line: dash-dotted for global scope, dashed
-    when fine-tuned. With several seeds each line is the mean over seeds,
+    combination gets its own line: solid for layer scope without
+    fine-tuning, dashed when fine-tuned, dash-dotted for global scope, and
+    dotted for global scope fine-tuned. With several seeds each line is the mean over seeds,
     with a band of ± one sample standard deviation, and the title says so.
 
     Args:
@@ -56,17 +62,20 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
         key = key if isinstance(key, tuple) else (key,)
         points = rows.groupby("k")[metric].agg(["mean", "std"]).sort_index()
         style = dict(METHOD_STYLES.get(key[0], {"label": key[0]}))
+        is_global = is_tuned = False
         for column, value in zip(varying, key[1:]):
             if column == "scope":
                 style["label"] += f", {value} scope"
-                if value == "global":
-                    style["linestyle"] = "-."
+                is_global = value == "global"
             else:
                 epochs = int(value)
                 style["label"] += f", {epochs} fine-tuning epoch{'s' if epochs != 1 else ''}"
-                if epochs:
-                    style["linestyle"] = "--"
-                    style["marker"] = {"o": "P", "s": "X"}.get(style.get("marker"), "x")
+                is_tuned = epochs > 0
+        style["linestyle"] = LINE_STYLES[(is_global, is_tuned)]
+        if is_global:
+            style["marker"] = {"o": "v", "s": "v"}.get(style.get("marker"), "v")
+        if is_tuned:
+            style["marker"] = {"o": "P", "s": "X", "v": "*"}.get(style.get("marker"), "x")
         line, = axes.plot(points.index, points["mean"], **style)
         if seeds > 1:
             axes.fill_between(points.index, points["mean"] - points["std"],
@@ -78,7 +87,7 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
     if metric == "test_accuracy":
         axes.set_ylim(0, 1.02)
     axes.set_xlim(-0.02, 1.02)
-    axes.set_xlabel("Sparsity K (fraction of weights or units pruned per layer)")
+    axes.set_xlabel("Sparsity K (fraction of weights or units pruned)")
     axes.set_ylabel(METRIC_LABELS[metric])
     title = METRIC_TITLES[metric]
     if seeds > 1:
@@ -117,12 +126,28 @@ def _plain_log_ticks(axes):
     axes.yaxis.set_minor_formatter(plain if high < 10 * low else ticker.NullFormatter())
 
 
+def timing_rows(summary):
+    """Return the rows of `summary` that the time and size figures draw.
+
+    Fine-tuning and the scope change which weights are kept, not how many,
+    so one sweep per method is enough: the one with the fewest fine-tuning
+    epochs, in layer scope where the method has it.
+    """
+    rows = summary[summary["finetune_epochs"] == summary["finetune_epochs"].min()]
+    chosen = []
+    for _, method_rows in rows.groupby("method", sort=False):
+        scopes = set(method_rows["scope"])
+        scope = "layer" if "layer" in scopes else sorted(scopes)[0]
+        chosen.append(method_rows[method_rows["scope"] == scope])
+    return pd.concat(chosen)
+
+
 def plot_times(summary, paths, dpi=150):
     """Draw inference time against K for every form, one panel per workload.
 
-    Times are medians, with the interquartile range as error bars; with
-    several seeds, the mean over seeds of each, with a band of ± one sample
-    standard deviation of the medians. The
+    Times are medians, with the interquartile range as error bars. With
+    several seeds, each point is the mean over seeds, and a band shows ± one
+    sample standard deviation of the medians. The
     unpruned model (the K = 0 masked runs) is a grey line, and each method's
     FLOP-proportional ideal (that time scaled by the fast form's FLOPs over
     the dense FLOPs) is a dashed line.
@@ -152,7 +177,7 @@ def plot_times(summary, paths, dpi=150):
         axes.set_yscale("log")
         _plain_log_ticks(axes)
         axes.set_xlim(-0.02, 1.02)
-        axes.set_xlabel("Sparsity K (fraction of weights or units pruned per layer)")
+        axes.set_xlabel("Sparsity K (fraction of weights or units pruned)")
         axes.set_ylabel("Inference time (ms, log scale)")
         axes.set_title(WORKLOAD_TITLES[workload])
         axes.grid(True, which="both", alpha=0.3)
@@ -211,7 +236,7 @@ def plot_sizes(summary, paths, dpi=150):
         _seed_band(axes, rows, column, style["color"])
     axes.set_yscale("log")
     axes.set_xlim(-0.02, 1.02)
-    axes.set_xlabel("Sparsity K (fraction of weights or units pruned per layer)")
+    axes.set_xlabel("Sparsity K (fraction of weights or units pruned)")
     axes.set_ylabel("Size on disk (bytes, log scale)")
     axes.set_title("Model size on disk against sparsity K" + _seeds_note(summary, "\n"))
     axes.grid(True, which="both", alpha=0.3)

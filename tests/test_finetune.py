@@ -128,6 +128,8 @@ def test_finetuning_job_keeps_sparsity(tmp_path, mnist_npz):
         assert tuned["finetune_learning_rate"] == pytest.approx(0.0003)
         assert len(tuned["finetune_val_accuracy"]) == 1
         assert tuned["form_same_classes"]
+        # No optimizer state in the saved fine-tuned model.
+        assert tuned["masked_bytes"] == untuned["masked_bytes"]
         assert tuned["test_loss"] != untuned["test_loss"]
     log = (tmp_path / "logs/prune_evaluate/seed0/unit/layer/ft1/k0.9000.log").read_text()
     assert "fine-tuning for 1 epoch on" in log

@@ -99,3 +99,38 @@ def test_time_and_size_figures_have_bands(monkeypatch, tmp_path, draw):
     titles = " ".join([figure._suptitle.get_text() if figure._suptitle else ""]
                       + [axes.get_title() for axes in figure.axes])
     assert "mean over 3 seeds, band: ± one standard deviation" in titles
+
+
+def sweep_variants():
+    rows = []
+    for scope in ("layer", "global"):
+        for epochs in (0, 2):
+            for k in (0.5, 0.9):
+                rows.append({"seed": 0, "method": "weight", "scope": scope,
+                             "finetune_epochs": epochs, "k": k, "test_accuracy": 0.9})
+    rows.append({"seed": 0, "method": "unit", "scope": "layer", "finetune_epochs": 0,
+                 "k": 0.5, "test_accuracy": 0.8})
+    return pd.DataFrame(rows)
+
+
+def test_every_sweep_has_own_line_style(monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, paths, dpi: figures.append(figure))
+    plots.plot_metric(sweep_variants(), "test_accuracy", None, [tmp_path / "a.png"])
+    weight = [line for line in figures[0].axes[0].get_lines()
+              if line.get_label().startswith("weight")]
+    looks = {(line.get_linestyle(), line.get_marker()) for line in weight}
+    assert len(weight) == 4
+    assert len(looks) == 4
+
+
+def test_timing_rows_prefer_layer_scope():
+    rows = plots.timing_rows(sweep_variants())
+    assert set(zip(rows["method"], rows["scope"], rows["finetune_epochs"])) == {
+        ("weight", "layer", 0), ("unit", "layer", 0)}
+
+
+def test_timing_rows_global_only():
+    summary = sweep_variants().query("scope == 'global' or method == 'unit'")
+    rows = plots.timing_rows(summary)
+    assert set(zip(rows["method"], rows["scope"])) == {("weight", "global"), ("unit", "layer")}

@@ -8,7 +8,7 @@ import pandas as pd
 
 from prunelab.fileio import read_json
 from prunelab.logs import log_to_file
-from prunelab.plots import plot_metric, plot_sizes, plot_times
+from prunelab.plots import plot_metric, plot_sizes, plot_times, timing_rows
 
 logger = log_to_file(snakemake.log[0])
 params = snakemake.params
@@ -26,11 +26,7 @@ def figure_paths(name):
             if Path(path).name.startswith(f"{name}_vs_k.")]
 
 
-# Fine-tuning and the scope change which weights are kept, not how many,
-# so times and sizes are drawn from the layer-scope sweep with the fewest
-# fine-tuning epochs.
-untuned = summary[(summary["finetune_epochs"] == summary["finetune_epochs"].min())
-                  & (summary["scope"] == "layer")]
+untuned = timing_rows(summary)
 for metric in params.metrics:
     paths = figure_paths(metric)
     if metric == "inference_ms":

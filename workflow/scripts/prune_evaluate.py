@@ -47,9 +47,11 @@ if finetune_settings:
     masks = pruning_masks(pruned, layers, method)
     finetune_history = finetune(pruned, masks, arrays, seed=int(wildcards.seed),
                                 **finetune_settings)
-    # A fresh copy without the optimizer state, which would count in the size.
+    # A copy without the optimizer state, which would count in the size: a
+    # clone of the fine-tuned model comes back compiled, a clone of the
+    # loaded (uncompiled) model does not.
     tuned = pruned
-    pruned = keras.models.clone_model(tuned)
+    pruned = keras.models.clone_model(model)
     pruned.set_weights(tuned.get_weights())
     layers = models.count_kernel_zeros(pruned, layers)
 achieved = models.achieved_sparsity(layers)
