@@ -121,14 +121,14 @@ def test_job_resources_reach_slurm(cluster, slurm_run):
     train_job = re.search(r"submitted with SLURM jobid (\d+) \(log: [^)]*rule_train/", output)
     assert train_job, "no SLURM job for rule train"
     # slurmctld keeps finished jobs for MinJobAge (300 s by default).
-    shown = subprocess.run(["scontrol", "show", "job", train_job.group(1)],
+    job_details = subprocess.run(["scontrol", "show", "job", train_job.group(1)],
                            capture_output=True, text=True, check=True, timeout=30,
                            env=dict(os.environ, SLURM_CONF=str(state / "slurm.conf"))).stdout
-    # The tiny config gives training 2 threads; the rule asks for 2000 MB
+    # The tiny config gives training 2 threads; the rule requests 2000 MB
     # and 60 minutes.
-    assert "MinMemoryNode=2000M" in shown
-    assert "TimeLimit=01:00:00" in shown
-    assert re.search(r"MinCPUsNode=2\b", shown)
+    assert "MinMemoryNode=2000M" in job_details
+    assert "TimeLimit=01:00:00" in job_details
+    assert re.search(r"MinCPUsNode=2\b", job_details)
 
 
 def test_daemons_stopped_by_pid(cluster, slurm_run):
