@@ -8,8 +8,8 @@
 # Clients find the cluster through SLURM_CONF=STATE_DIR/slurm.conf. The
 # daemons run as root in the foreground of background shells, so their PIDs
 # are known, and listen on 127.0.0.1 only: NoCtldInAddrAny and NoInAddrAny
-# make them bind to the address of the node name, which must resolve to
-# 127.0.0.1. There is no accounting database, so Snakemake's SLURM executor
+# make them bind to the address of the node name, localhost, which resolves
+# to 127.0.0.1. There is no accounting database, so Snakemake's SLURM executor
 # needs --slurm-status-command squeue.
 #
 # Snakemake's job step plugin (snakemake-executor-plugin-slurm-jobstep 0.6)
@@ -66,10 +66,12 @@ start_cluster() {
         echo "the local cluster runs its daemons as root; run this as root" >&2
         exit 1
     fi
-    node=$(hostname -s)
+    # The node is named localhost whatever the machine's name (slurmd -N), so
+    # that its name resolves to 127.0.0.1 on any machine.
+    node=localhost
     if [ "$(getent ahostsv4 "$node" | awk 'NR == 1 {print $1}')" != "127.0.0.1" ]; then
-        echo "the node name $node must resolve to 127.0.0.1, so that the daemons" \
-            "listen on loopback only; add '127.0.0.1 $node' to /etc/hosts" >&2
+        echo "localhost must resolve to 127.0.0.1, so that the daemons listen on" \
+            "loopback only; add '127.0.0.1 localhost' to /etc/hosts" >&2
         exit 1
     fi
 
@@ -137,7 +139,7 @@ CONF
     done
     slurmctld -D -i -f "$state/slurm.conf" > "$state/slurmctld.out" 2>&1 &
     echo $! > "$state/slurmctld.pid"
-    slurmd -D -f "$state/slurm.conf" > "$state/slurmd.out" 2>&1 &
+    slurmd -D -N "$node" -f "$state/slurm.conf" > "$state/slurmd.out" 2>&1 &
     echo $! > "$state/slurmd.pid"
 
     for _ in $(seq 150); do
