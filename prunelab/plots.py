@@ -78,8 +78,12 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
             style["marker"] = {"o": "P", "s": "X", "v": "*"}.get(style.get("marker"), "x")
         line, = axes.plot(points.index, points["mean"], **style)
         if seeds > 1:
-            axes.fill_between(points.index, points["mean"] - points["std"],
-                              points["mean"] + points["std"], color=line.get_color(),
+            # Loss cannot go below 0 nor accuracy above 1, so the band stops there.
+            lower = (points["mean"] - points["std"]).clip(lower=0)
+            upper = points["mean"] + points["std"]
+            if metric == "test_accuracy":
+                upper = upper.clip(upper=1)
+            axes.fill_between(points.index, lower, upper, color=line.get_color(),
                               alpha=0.2, linewidth=0)
     if reference is not None:
         axes.axhline(reference, color="grey", linestyle="--", linewidth=1,

@@ -134,3 +134,16 @@ def test_timing_rows_global_only():
     summary = sweep_variants().query("scope == 'global' or method == 'unit'")
     rows = plots.timing_rows(summary)
     assert set(zip(rows["method"], rows["scope"])) == {("weight", "global"), ("unit", "layer")}
+
+
+def test_loss_band_stops_at_zero(monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, paths, dpi: figures.append(figure))
+    summary = fake_summary()
+    # Losses of 0.0, 0.1 and 0.5 at every point: mean 0.2, std 0.26.
+    summary["test_loss"] = summary["seed"].map({0: 0.0, 1: 0.1, 2: 0.5})
+    plots.plot_metric(summary, "test_loss", None, [tmp_path / "loss.png"])
+    bands = [child for child in figures[0].axes[0].collections
+             if isinstance(child, matplotlib.collections.PolyCollection)]
+    lowest = min(band.get_paths()[0].vertices[:, 1].min() for band in bands)
+    assert lowest == 0.0
