@@ -56,11 +56,13 @@ def success_message(directory=".", report="results/report.html"):
     if plots:
         lines.append(f"  figures ({len(plots)}): {directory / 'results/plots'}/")
     report_path = directory / report
+    same_options = "with this run's --directory and --configfile, if any"
     if not report_path.is_file():
-        lines.append(f"  HTML report: run `snakemake --report {report}` to write it")
+        lines.append(f"  HTML report: run `snakemake --report {report}` "
+                     f"({same_options}) to write it")
     elif summary_path.is_file() and report_path.stat().st_mtime < summary_path.stat().st_mtime:
         lines.append(f"  HTML report: {report_path} is older than this run's results; "
-                     f"run `snakemake --report {report}` to update it")
+                     f"run `snakemake --report {report}` ({same_options}) to update it")
     else:
         lines.append(f"  HTML report: {report_path}")
     if not summary_path.is_file():
