@@ -86,19 +86,9 @@ def finetune(pruned_model, masks, arrays, epochs, batch_size, learning_rate,
     """
     if epochs < 1:
         raise ValueError(f"fine-tuning epochs must be at least 1, received {epochs!r}")
-    x = models.prepare_inputs(arrays["x_train"])
-    y = np.asarray(arrays["y_train"], dtype=np.int64)
-    (x_fit, y_fit), validation = models.split_validation(x, y, validation_fraction, seed)
+    fit, validation = models.training_split(arrays, validation_fraction, seed)
     models.compile_model(pruned_model, learning_rate, "constant")
     logger.info("fine-tuning for %d epoch%s on %d images at learning rate %g, masks fixed",
-                epochs, "" if epochs == 1 else "s", len(x_fit), learning_rate)
-    history = pruned_model.fit(
-        x_fit, y_fit,
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=True,
-        validation_data=validation if len(validation[0]) else None,
-        callbacks=[mask_callback(masks), *callbacks],
-        verbose=2,
-    )
-    return history.history
+                epochs, "" if epochs == 1 else "s", len(fit[0]), learning_rate)
+    return models.fit_model(pruned_model, fit, validation, epochs, batch_size,
+                            callbacks=[mask_callback(masks), *callbacks])

@@ -95,27 +95,47 @@ def train_model(arrays, hidden_units, epochs, batch_size, learning_rate,
     Returns:
         (model, history) where history maps each metric to its per-epoch list.
     """
-    x = prepare_inputs(arrays["x_train"])
-    y = np.asarray(arrays["y_train"], dtype=np.int64)
-    (x_fit, y_fit), validation = split_validation(x, y, validation_fraction, seed)
-    num_classes = int(y.max()) + 1
+    (x_fit, y_fit), validation = training_split(arrays, validation_fraction, seed)
+    num_classes = int(max(y_fit.max(), validation[1].max(initial=0))) + 1
     logger.info(
         "training on %d images, validating on %d, %d classes",
         len(x_fit), len(validation[0]), num_classes,
     )
 
-    model = build_mlp(x.shape[1], hidden_units, num_classes)
+    model = build_mlp(x_fit.shape[1], hidden_units, num_classes)
     steps_per_epoch = -(-len(x_fit) // batch_size)
     compile_model(model, learning_rate, schedule, decay_steps=steps_per_epoch * epochs)
+    history = fit_model(model, (x_fit, y_fit), validation, epochs, batch_size)
+    return model, history
+
+
+def training_split(arrays, validation_fraction, seed):
+    """Return ((x_fit, y_fit), (x_validation, y_validation)) of the training images.
+
+    Inputs are prepared with `prepare_inputs`; the split is the one of
+    `split_validation`, so the same seed and fraction give the same split.
+    """
+    x = prepare_inputs(arrays["x_train"])
+    y = np.asarray(arrays["y_train"], dtype=np.int64)
+    return split_validation(x, y, validation_fraction, seed)
+
+
+def fit_model(model, fit, validation, epochs, batch_size, callbacks=()):
+    """Train a compiled model on `fit`, scoring `validation` after each epoch if not empty.
+
+    Returns:
+        The per-epoch history, {metric: [value per epoch]}.
+    """
     history = model.fit(
-        x_fit, y_fit,
+        *fit,
         epochs=epochs,
         batch_size=batch_size,
         shuffle=True,
         validation_data=validation if len(validation[0]) else None,
+        callbacks=list(callbacks),
         verbose=2,
     )
-    return model, history.history
+    return history.history
 
 
 def evaluate(model, x, y, batch_size=1000):
