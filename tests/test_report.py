@@ -73,15 +73,29 @@ def wait_for(condition, timeout_s=10):
         time.sleep(0.1)
 
 
+def click(element):
+    """Click `element`, retrying while the menu's transition still covers it."""
+    from selenium.common.exceptions import ElementClickInterceptedException
+
+    def clicked():
+        try:
+            element.click()
+        except ElementClickInterceptedException:
+            return False
+        return True
+
+    wait_for(clicked)
+
+
 def open_result(browser, report_path, category, label):
     """Load the report, open `category` and press the view button of `label`."""
     from selenium.webdriver.common.by import By
 
     browser.get(report_path.as_uri())
-    wait_for(lambda: browser.find_elements(By.XPATH, f"//span[text()='{category}']"))[0].click()
+    click(wait_for(lambda: browser.find_elements(By.XPATH, f"//span[text()='{category}']"))[0])
     row = wait_for(lambda: browser.find_elements(
         By.XPATH, f"//td[normalize-space()='{label}']/ancestor::tr[1]"))[0]
-    row.find_element(By.CSS_SELECTOR, "a[iconname='eye']").click()
+    click(row.find_element(By.CSS_SELECTOR, "a[iconname='eye']"))
 
 
 def shown_image(browser):
@@ -155,10 +169,10 @@ def test_caption_shown(browser, report_path):
     from selenium.webdriver.common.by import By
 
     browser.get(report_path.as_uri())
-    wait_for(lambda: browser.find_elements(By.XPATH, "//span[text()='Curves']"))[0].click()
+    click(wait_for(lambda: browser.find_elements(By.XPATH, "//span[text()='Curves']"))[0])
     row = wait_for(lambda: browser.find_elements(
         By.XPATH, "//td[normalize-space()='inference time']/ancestor::tr[1]"))[0]
-    row.find_element(By.CSS_SELECTOR, "a[iconname='information-circle']").click()
+    click(row.find_element(By.CSS_SELECTOR, "a[iconname='information-circle']"))
     wait_for(lambda: "masked pruning saves no time" in browser.find_element(By.TAG_NAME, "body").text)
 
 
@@ -166,7 +180,7 @@ def test_runtime_statistics_drawn(browser, report_path):
     from selenium.webdriver.common.by import By
 
     browser.get(report_path.as_uri())
-    wait_for(lambda: browser.find_elements(By.XPATH, "//span[text()='Statistics']"))[0].click()
+    click(wait_for(lambda: browser.find_elements(By.XPATH, "//span[text()='Statistics']"))[0])
     # The statistics page draws its runtime charts on canvases; count the
     # pixels that are not white.
     canvases = wait_for(lambda: browser.find_elements(By.TAG_NAME, "canvas"))
