@@ -134,6 +134,12 @@ def test_acquire_url_writes_provenance(npz_server, npz_sha256, out_dir):
     assert provenance["failed_sources"] == []
 
 
+def test_acquire_provenance_names_dataset(mnist_npz, out_dir):
+    _, _, provenance_path = acquire_into(out_dir, [{"local": str(mnist_npz)}])
+
+    assert read_provenance(provenance_path)["dataset"] == "mnist"
+
+
 def test_acquire_url_wrong_sha256(npz_server, out_dir):
     sources = [{"url": f"{npz_server}/mnist.npz", "sha256": "0" * 64}]
 

