@@ -75,7 +75,7 @@ def compact_model(model):
     the same layer names and activations and can be saved as a .keras file.
 
     Args:
-        model: a keras.Sequential of Dense layers, for example one returned
+        model: a chain of Dense layers, for example one returned
             by `prunelab.model.prune_model(..., method="unit")`.
 
     Returns:
@@ -83,7 +83,9 @@ def compact_model(model):
         each of its Dense layers.
 
     Raises:
-        ValueError: if the model is not a Sequential chain of Dense layers.
+        ValueError: if the model has layers other than Dense, Dropout and
+            Flatten. The caller checks that the layers form a chain
+            (`prunelab.model_files.ModelInfo.has_fast_form`).
     """
     import keras
 
@@ -92,15 +94,17 @@ def compact_model(model):
             f"compaction needs a built Keras model, received {type(model).__name__}; "
             f"give the model an Input layer or call it once before compacting"
         )
+    from prunelab.model_files import PASS_THROUGH
+
     denses = models.dense_layers(model)
     others = [
         type(layer).__name__ for layer in model.layers
-        if not isinstance(layer, keras.layers.Dense)
+        if type(layer).__name__ not in (*PASS_THROUGH, "Dense")
     ]
-    if not isinstance(model, keras.Sequential) or others or not denses:
+    if others or not denses:
         raise ValueError(
-            f"compaction needs a keras.Sequential model of Dense layers only; model "
-            f"{model.name!r} has {[type(layer).__name__ for layer in model.layers]}"
+            f"compaction needs a chain of Dense layers (Dropout and Flatten allowed); "
+            f"model {model.name!r} has {[type(layer).__name__ for layer in model.layers]}"
         )
 
     layers = []

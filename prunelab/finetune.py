@@ -86,7 +86,8 @@ def finetune(pruned_model, masks, arrays, epochs, batch_size, learning_rate,
     """
     if epochs < 1:
         raise ValueError(f"fine-tuning epochs must be at least 1, received {epochs!r}")
-    fit, validation = models.training_split(arrays, validation_fraction, seed)
+    fit, validation = models.training_split(arrays, validation_fraction, seed,
+                                             models.input_shape_of(pruned_model))
     models.compile_model(pruned_model, learning_rate, "constant")
     logger.info("fine-tuning for %d epoch%s on %d images at learning rate %g, masks fixed",
                 epochs, "" if epochs == 1 else "s", len(fit[0]), learning_rate)

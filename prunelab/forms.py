@@ -41,11 +41,13 @@ def fast_form(pruned, method):
         from prunelab.compact import compact_model
 
         compact, units = compact_model(pruned)
+        compact_predict = models.compiled_predict(compact)
         return FastForm(
             name="compact",
             suffix=".keras",
-            predict=models.compiled_predict(compact),
-            prepare=models.as_model_input,
+            # The compact model takes flat rows, like the sparse form.
+            predict=lambda x: compact_predict(_rows(x)),
+            prepare=lambda x: models.as_model_input(_rows(np.asarray(x))),
             save=compact.save,
             flops_per_image=cost.dense_flops(models.kernels_of(compact)),
             params=models.count_nonzero_parameters(compact)[1],
@@ -66,3 +68,14 @@ def fast_form(pruned, method):
             description=f"CSR kernels with {sparse.nonzero_weights()} stored weights",
         )
     raise ValueError(f"method must be 'weight' or 'unit', received {method!r}")
+
+
+def _rows(x):
+    """Return a batch with each sample flattened to one row; 2-D batches as they are."""
+    if len(x.shape) == 2:
+        return x
+    if isinstance(x, np.ndarray):
+        return x.reshape(len(x), -1)
+    import tensorflow as tf
+
+    return tf.reshape(x, (tf.shape(x)[0], -1))

@@ -15,13 +15,52 @@ from prunelab import cost, pruning
 
 logger = logging.getLogger(__name__)
 
-LOSS_FROM_LOGITS = True
+def prepare_inputs(x, input_shape=None):
+    """Turn data arrays into the float32 inputs of a model.
+
+    uint8 arrays are images: they are scaled to [0, 1] by dividing by 255.
+    Other numeric arrays are converted to float32 as they are.
+
+    Args:
+        x: array of shape (samples, ...).
+        input_shape: the model's input shape without the batch axis, as in
+            `input_shape_of`; None flattens each sample to one row.
+
+    Raises:
+        ValueError: if the samples cannot take the model's input shape.
+    """
+    x = np.asarray(x)
+    values = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+    if input_shape is None:
+        return values.reshape(len(values), -1)
+    shape = tuple(input_shape)
+    sample = values.shape[1:]
+    if sample == shape:
+        return values
+    if None not in shape and int(np.prod(sample)) == int(np.prod(shape)):
+        return values.reshape(len(values), *shape)
+    raise ValueError(
+        f"the data's samples have shape {sample} ({int(np.prod(sample))} values) but the "
+        f"model expects inputs of shape {shape}; use data whose samples hold as many "
+        f"values as the model's input, or a model that matches the data"
+    )
 
 
-def prepare_inputs(images):
-    """Flatten uint8 images to float32 rows scaled to [0, 1]."""
-    images = np.asarray(images)
-    return (images.reshape(len(images), -1).astype(np.float32) / 255.0)
+def input_shape_of(model):
+    """Return the model's input shape without the batch axis, as a tuple."""
+    return tuple(model.inputs[0].shape[1:])
+
+
+def outputs_probabilities(model):
+    """Return whether the model's last layer applies softmax, so that it outputs probabilities.
+
+    prunelab's own models output logits; a user's model may end in softmax,
+    and the loss must then be computed from probabilities.
+    """
+    last = model.layers[-1]
+    if type(last).__name__ == "Softmax":
+        return True
+    return getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
 
 
 def split_validation(x, y, fraction, seed):
@@ -61,7 +100,10 @@ def build_mlp(input_dim, hidden_units, num_classes):
 
 
 def compile_model(model, learning_rate=1e-3, schedule="constant", decay_steps=None):
-    """Compile a logits model with Adam, cross-entropy and accuracy.
+    """Compile a model with Adam, cross-entropy and accuracy.
+
+    The cross-entropy reads logits, or probabilities when the model ends in
+    softmax (`outputs_probabilities`).
 
     Args:
         schedule: "constant", or "cosine" for a cosine decay of the learning
@@ -79,7 +121,8 @@ def compile_model(model, learning_rate=1e-3, schedule="constant", decay_steps=No
         raise ValueError(f"schedule must be 'constant' or 'cosine', received {schedule!r}")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=LOSS_FROM_LOGITS),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=not outputs_probabilities(model)),
         metrics=["accuracy"],
     )
     return model
@@ -109,13 +152,14 @@ def train_model(arrays, hidden_units, epochs, batch_size, learning_rate,
     return model, history
 
 
-def training_split(arrays, validation_fraction, seed):
+def training_split(arrays, validation_fraction, seed, input_shape=None):
     """Return ((x_fit, y_fit), (x_validation, y_validation)) of the training images.
 
-    Inputs are prepared with `prepare_inputs`; the split is the one of
-    `split_validation`, so the same seed and fraction give the same split.
+    Inputs are prepared with `prepare_inputs` for `input_shape`; the split
+    is the one of `split_validation`, so the same seed and fraction give the
+    same split.
     """
-    x = prepare_inputs(arrays["x_train"])
+    x = prepare_inputs(arrays["x_train"], input_shape)
     y = np.asarray(arrays["y_train"], dtype=np.int64)
     return split_validation(x, y, validation_fraction, seed)
 
@@ -139,7 +183,7 @@ def fit_model(model, fit, validation, epochs, batch_size, callbacks=()):
 
 
 def evaluate(model, x, y, batch_size=1000):
-    """Return {"loss": ..., "accuracy": ...} of a logits model on (x, y).
+    """Return {"loss": ..., "accuracy": ...} of a model on (x, y).
 
     The model is compiled with the training loss first if it is not.
     """
@@ -161,8 +205,7 @@ def compiled_predict(model):
     """
     import tensorflow as tf
 
-    features = model.inputs[0].shape[1]
-    signature = [tf.TensorSpec((None, features), tf.float32)]
+    signature = [tf.TensorSpec((None, *input_shape_of(model)), tf.float32)]
 
     @tf.function(input_signature=signature, autograph=False)
     def run(x):
@@ -181,8 +224,11 @@ def as_model_input(x):
     return tf.convert_to_tensor(x, dtype=tf.float32)
 
 
-def load_model(path):
+def load_model(path, advice="Delete the file and rerun the job that produced it."):
     """Load a saved .keras model, with an error that names the file.
+
+    Args:
+        advice: the last sentence of an error, saying how to fix it.
 
     Raises:
         ValueError: if the file is missing, damaged or not a Keras model.
@@ -191,7 +237,6 @@ def load_model(path):
 
     if not os.path.isfile(path):
         raise ValueError(f"Keras model file not found: {path}")
-    advice = "Delete the file and rerun the job that produced it."
     # Keras reports a file that is not a zip archive as "File not found".
     if not zipfile.is_zipfile(path):
         raise ValueError(
@@ -289,6 +334,38 @@ def prune_model(model, k, method, prune_output_layer=False, scope="layer"):
             "kernel_sparsity": pruning.sparsity(kernel),
         })
     return copy, layers
+
+
+def describe_layers(model, prune_output_layer=False):
+    """Say, for every layer of a model, what pruning does to it.
+
+    Returns:
+        One dict per layer, in model order: name, class, weight_shapes, and
+        for Dense layers kernel_shape, output_layer (the last Dense layer)
+        and pruned_by, the methods that prune its kernel. Weight pruning
+        prunes every Dense kernel but the output layer's, which it prunes
+        only with `prune_output_layer`; unit pruning never prunes the output
+        layer. Other layers are carried through unpruned.
+    """
+    denses = dense_layers(model)
+    output = denses[-1] if denses else None
+    described = []
+    for layer in model.layers:
+        entry = {
+            "name": layer.name,
+            "class": type(layer).__name__,
+            "weight_shapes": [list(weight.shape) for weight in layer.get_weights()],
+        }
+        if layer in denses:
+            is_output = layer is output
+            entry.update(
+                kernel_shape=list(layer.get_weights()[0].shape),
+                output_layer=is_output,
+                pruned_by=[] if is_output and not prune_output_layer
+                else ["weight", "tfmot"] if is_output else ["weight", "unit", "tfmot"],
+            )
+        described.append(entry)
+    return described
 
 
 def count_kernel_zeros(model, layers):

@@ -22,7 +22,14 @@ CHUNK_IMAGES = 128
 ACTIVATIONS = {
     "relu": lambda values: np.maximum(values, 0.0, out=values),
     "linear": lambda values: values,
+    # Values are laid out (features, batch), so each column is one image.
+    "softmax": lambda values: _softmax_columns(values),
 }
+
+
+def _softmax_columns(values):
+    values = np.exp(values - values.max(axis=0, keepdims=True))
+    return values / values.sum(axis=0, keepdims=True)
 
 
 class SparseNetwork:
@@ -51,17 +58,22 @@ class SparseNetwork:
 
     @classmethod
     def from_keras(cls, model):
-        """Build the sparse form of a Keras model made of Dense layers only."""
-        import keras
+        """Build the sparse form of a Keras model whose layers form a chain of Dense layers.
 
+        Dropout and Flatten layers may sit between them: at inference they
+        change nothing in the flattened input that `predict` works on. The
+        caller checks that each layer reads the output of the one before
+        (`prunelab.model_files.ModelInfo.has_fast_form`).
+        """
         from prunelab.model import dense_layers
+        from prunelab.model_files import PASS_THROUGH
 
         others = [type(layer).__name__ for layer in model.layers
-                  if not isinstance(layer, (keras.layers.Dense, keras.layers.InputLayer))]
+                  if type(layer).__name__ not in (*PASS_THROUGH, "Dense")]
         if others:
             raise ValueError(
-                f"the sparse form needs a model of Dense layers only; model "
-                f"{model.name!r} also has {others}"
+                f"the sparse form needs a chain of Dense layers (Dropout and Flatten "
+                f"allowed); model {model.name!r} also has {others}"
             )
         layers = []
         for layer in dense_layers(model):
@@ -77,8 +89,12 @@ class SparseNetwork:
         return cls(layers)
 
     def predict(self, x):
-        """Return the outputs for inputs `x` of shape (batch, inputs), in float32."""
+        """Return the outputs for inputs `x` of shape (batch, ...), in float32.
+
+        Each input is flattened to one row first, as a Flatten layer would.
+        """
         x = np.asarray(x, dtype=np.float32)
+        x = x.reshape(len(x), -1)
         if len(x) <= CHUNK_IMAGES:
             return self._predict_chunk(x)
         return np.concatenate([

@@ -16,7 +16,7 @@ threads = configure_tensorflow(snakemake.threads, seed=seed, gpus=getattr(snakem
 from prunelab import model as models  # noqa: E402 (after the thread set-up)
 
 params = snakemake.params
-arrays = data.load_fetched(snakemake.input.npz)
+arrays = data.load_fetched(snakemake.input.npz, data.spec_for(snakemake.config["data"]["dataset"]))
 logger.info("loaded %s: x_train %s, x_test %s", snakemake.input.npz,
             arrays["x_train"].shape, arrays["x_test"].shape)
 
