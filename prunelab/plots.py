@@ -22,6 +22,7 @@ METRIC_TITLES = {
 METHOD_STYLES = {
     "weight": {"color": "tab:blue", "marker": "o", "label": "weight pruning"},
     "unit": {"color": "tab:orange", "marker": "s", "label": "unit pruning"},
+    "tfmot": {"color": "tab:green", "marker": "d", "label": "tfmot prune_low_magnitude"},
 }
 
 
@@ -75,7 +76,7 @@ def plot_metric(summary, metric, reference, paths, dpi=150):
         if is_global:
             style["marker"] = {"o": "v", "s": "v"}.get(style.get("marker"), "v")
         if is_tuned:
-            style["marker"] = {"o": "P", "s": "X", "v": "*"}.get(style.get("marker"), "x")
+            style["marker"] = {"o": "P", "s": "X", "v": "*", "d": "d"}.get(style.get("marker"), "x")
         line, = axes.plot(points.index, points["mean"], **style)
         if seeds > 1:
             # Loss cannot go below 0 nor accuracy above 1, so the band stops there.
@@ -111,6 +112,10 @@ FORM_STYLES = {
                          "label": "unit pruning, masked"},
     ("unit", "compact"): {"color": "tab:orange", "marker": "D", "linestyle": ":",
                           "label": "unit pruning, compact"},
+    ("tfmot", "masked"): {"color": "tab:green", "marker": "d", "linestyle": "-",
+                          "label": "tfmot, masked"},
+    ("tfmot", "sparse"): {"color": "tab:green", "marker": "^", "linestyle": ":",
+                          "label": "tfmot, sparse (CSR)"},
 }
 WORKLOAD_TITLES = {
     "batch": "10,000 test images in one batch (throughput)",
@@ -137,9 +142,10 @@ def timing_rows(summary):
     so one sweep per method is enough: the one with the fewest fine-tuning
     epochs, in layer scope where the method has it.
     """
-    rows = summary[summary["finetune_epochs"] == summary["finetune_epochs"].min()]
     chosen = []
-    for _, method_rows in rows.groupby("method", sort=False):
+    for _, method_rows in summary.groupby("method", sort=False):
+        fewest = method_rows["finetune_epochs"].min()
+        method_rows = method_rows[method_rows["finetune_epochs"] == fewest]
         scopes = set(method_rows["scope"])
         scope = "layer" if "layer" in scopes else sorted(scopes)[0]
         chosen.append(method_rows[method_rows["scope"] == scope])
@@ -221,7 +227,7 @@ def plot_sizes(summary, paths, dpi=150):
     figure, axes = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
     series = [
         ("weight", "masked_bytes", {"color": "grey", "marker": "o",
-                                    "label": "masked .keras (either method)"}),
+                                    "label": "masked .keras (any method)"}),
         ("weight", "masked_gzip_bytes", {"color": "tab:blue", "marker": "o", "linestyle": "--",
                                          "label": "weight pruning, masked .keras gzipped"}),
         ("unit", "masked_gzip_bytes", {"color": "tab:orange", "marker": "s", "linestyle": "--",
@@ -230,6 +236,10 @@ def plot_sizes(summary, paths, dpi=150):
                                     "label": "weight pruning, sparse CSR .npz"}),
         ("unit", "compact_bytes", {"color": "tab:orange", "marker": "D", "linestyle": ":",
                                    "label": "unit pruning, compact .keras"}),
+        ("tfmot", "masked_gzip_bytes", {"color": "tab:green", "marker": "d", "linestyle": "--",
+                                        "label": "tfmot, masked .keras gzipped"}),
+        ("tfmot", "sparse_bytes", {"color": "tab:green", "marker": "^", "linestyle": ":",
+                                   "label": "tfmot, sparse CSR .npz"}),
     ]
     for method, column, style in series:
         rows = summary[summary["method"] == method]

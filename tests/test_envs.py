@@ -9,18 +9,24 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from workflow_helpers import REPO
 
 # Import names whose distribution has another name.
-DISTRIBUTIONS = {"yaml": "pyyaml"}
+DISTRIBUTIONS = {"yaml": "pyyaml", "tf_keras": "tf-keras",
+                 "tensorflow_model_optimization": "tensorflow-model-optimization"}
 # Names that scripts receive without importing an installed package.
 PROVIDED = {"snakemake", "use_checkout", "prunelab"}
 
 
 def pyproject_requirements():
+    """Return {name: Requirement} of the dependencies and every extra."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    return {Requirement(text).name.lower(): Requirement(text) for text in project["dependencies"]}
+    texts = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        texts += extra
+    return {canonicalize_name(Requirement(text).name): Requirement(text) for text in texts}
 
 
 def env_requirements(path):
@@ -35,7 +41,7 @@ def env_requirements(path):
             if match:
                 text = f"{match.group(1)}=={match.group(2)}.*"
             requirement = Requirement(text)
-            found[requirement.name.lower()] = requirement.specifier
+            found[canonicalize_name(requirement.name)] = requirement.specifier
     return found
 
 
@@ -92,8 +98,8 @@ def imported_packages(script):
 def test_every_rule_has_env_and_script():
     rules = rule_envs()
     names = {name for name, _, _ in rules}
-    assert {"fetch_mnist", "train", "summarize", "plot_curves", "plot_matrices",
-            "record_config"} <= names
+    assert {"fetch_data", "train", "import_model", "summarize", "plot_curves",
+            "plot_matrices", "record_config", "prune_evaluate_tfmot"} <= names
     for _, env, script in rules:
         assert env.is_file(), env
         assert script.is_file(), script
@@ -103,7 +109,7 @@ def test_every_rule_has_env_and_script():
 def test_env_has_what_rule_imports(rule, env, script):
     available = set(env_requirements(env))
     for package in sorted(imported_packages(script)):
-        assert DISTRIBUTIONS.get(package, package) in available, (
+        assert canonicalize_name(DISTRIBUTIONS.get(package, package)) in available, (
             f"rule {rule} imports {package}, which {env.name} does not list")
 
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 PRUNE_JOBS = {"prune_evaluate_weight": 3, "prune_evaluate_unit": 3}
 FULL_RUN = {
-    "fetch_mnist": 1, "train": 1, **PRUNE_JOBS, "summarize": 1,
+    "fetch_data": 1, "train": 1, **PRUNE_JOBS, "summarize": 1,
     "plot_curves": 1, "plot_matrices": 2, "record_config": 1, "all": 1,
 }
 # Any config change rewrites results/config.yaml, the config shown in the report.
@@ -204,7 +204,7 @@ def test_training_setting_reruns_downstream(finished_run):
     directory, config, _ = finished_run
     planned = variant(directory, config, "epochs.yaml",
                       lambda c: c["train"].update(epochs=2))
-    assert planned == {key: value for key, value in FULL_RUN.items() if key != "fetch_mnist"}
+    assert planned == {key: value for key, value in FULL_RUN.items() if key != "fetch_data"}
 
 
 def test_timing_setting_reruns_evaluation_only(finished_run):
@@ -252,7 +252,7 @@ def test_dry_run_in_fresh_directory(tmp_path):
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     planned = planned_jobs(tmp_path)
     assert planned == {
-        "fetch_mnist": 1, "train": 1, "prune_evaluate_weight": 10,
+        "fetch_data": 1, "train": 1, "prune_evaluate_weight": 10,
         "prune_evaluate_unit": 10, "summarize": 1,
         "plot_curves": 1, "plot_matrices": 2, "record_config": 1, "all": 1,
     }

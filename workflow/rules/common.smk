@@ -2,8 +2,24 @@
 
 from prunelab.config_checks import check_config
 from prunelab.kvalues import K_PATTERN, format_k
+from prunelab.model_files import read_model_info
 
-check_config(config)
+# Jobs that run in conda environments get tfmot from envs/tfmot.yaml, so
+# only a run without them needs it installed here.
+USES_CONDA = any("conda" in str(method).lower()
+                 for method in workflow.deployment_settings.deployment_method)
+check_config(config, conda=USES_CONDA)
+
+DATASET = config["data"]["dataset"]
+DATA_NPZ = f"resources/{DATASET}.npz"
+# A model file of the user's replaces training; it is copied to the same
+# path as a trained model, so every later rule is the same for both.
+MODEL_FILE = config["model"]["file"]
+MODEL_PATH = "results/train/seed{seed}/model.keras"
+TRAIN_METRICS = "results/train/seed{seed}/metrics.json"
+# The fast forms need a chain of Dense layers, which the trained MLP is.
+FAST_FORM = MODEL_FILE is None or read_model_info(MODEL_FILE).has_fast_form()
+TFMOT_EPOCHS = config["tfmot"]["epochs"]
 
 SEEDS = config["train"]["seeds"]
 # The matrix pictures show the model of the first seed.
@@ -28,7 +44,7 @@ REPORT_FORMAT = next(
 
 wildcard_constraints:
     seed=r"\d+",
-    method="weight|unit",
+    method="weight|unit|tfmot",
     scope="layer|global",
     finetune=r"\d+",
     k=K_PATTERN,
@@ -45,15 +61,42 @@ def prune_results(seed=SEEDS):
             getattr(rules, f"prune_evaluate_{method}").output.json,
             seed=seed,
             scope=method_scopes(method),
-            finetune=FINETUNE_EPOCHS,
+            finetune=method_finetunes(method),
             k=K_LABELS,
         )
     ]
 
 
 def method_scopes(method):
-    """Return the pruning scopes swept for `method`: unit pruning is layer-wise only."""
+    """Return the pruning scopes swept for `method`: only weight pruning has a global one."""
     return SCOPES if method == "weight" else ["layer"]
+
+
+def method_finetunes(method):
+    """Return the fine-tuning epoch counts swept for `method`.
+
+    tfmot jobs fine-tune for tfmot.epochs. When they run, weight pruning
+    with as many fine-tuning epochs is added, as their comparison point.
+    """
+    if method == "tfmot":
+        return [TFMOT_EPOCHS]
+    if method == "weight" and "tfmot" in config["methods"] \
+            and TFMOT_EPOCHS not in FINETUNE_EPOCHS:
+        return [*FINETUNE_EPOCHS, TFMOT_EPOCHS]
+    return FINETUNE_EPOCHS
+
+
+def custom_local_files():
+    """Return the local files of custom data's sources: inputs of the fetch job."""
+    if DATASET != "custom":
+        return []
+    return [source["local"] for source in config["data"]["sources"]
+            if "local" in source and Path(source["local"]).is_file()]
+
+
+def custom_source_params():
+    """Return the fetch job's params: custom data's sources, none for a named dataset."""
+    return {"sources": config["data"]["sources"]} if DATASET == "custom" else {}
 
 
 def scope_of(method):

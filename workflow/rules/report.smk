@@ -1,7 +1,7 @@
 rule summarize:
     input:
         results=prune_results(),
-        train_metrics=expand(rules.train.output.metrics, seed=SEEDS),
+        train_metrics=expand(TRAIN_METRICS, seed=SEEDS),
     output:
         csv=report(
             "results/summary.csv",
@@ -39,7 +39,7 @@ rule summarize:
 rule plot_curves:
     input:
         csv=rules.summarize.output.csv,
-        train_metrics=expand(rules.train.output.metrics, seed=SEEDS),
+        train_metrics=expand(TRAIN_METRICS, seed=SEEDS),
     output:
         figures=[
             in_report(f"results/plots/{metric}_vs_k.{ext}", f"../report/{metric}.rst",
@@ -67,7 +67,7 @@ rule plot_curves:
 
 rule plot_matrices:
     input:
-        model=expand(rules.train.output.model, seed=SEED),
+        model=expand(MODEL_PATH, seed=SEED),
     output:
         figures=[
             in_report(f"results/plots/matrices_{{method}}.{ext}", "../report/matrices.rst",
