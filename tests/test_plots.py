@@ -136,6 +136,27 @@ def test_timing_rows_global_only():
     assert set(zip(rows["method"], rows["scope"])) == {("weight", "global"), ("unit", "layer")}
 
 
+def test_timing_rows_keep_tfmot():
+    # tfmot jobs always fine-tune, so its sweep is kept beside weight's ft0.
+    summary = pd.concat([sweep_variants(), pd.DataFrame([
+        {"seed": 0, "method": "tfmot", "scope": "layer", "finetune_epochs": 2,
+         "k": k, "test_accuracy": 0.9} for k in (0.5, 0.9)])])
+    rows = plots.timing_rows(summary)
+    assert set(zip(rows["method"], rows["finetune_epochs"])) == {
+        ("weight", 0), ("unit", 0), ("tfmot", 2)}
+
+
+def test_tfmot_line_labelled(monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, paths, dpi: figures.append(figure))
+    summary = pd.concat([sweep_variants(), pd.DataFrame([
+        {"seed": 0, "method": "tfmot", "scope": "layer", "finetune_epochs": 2,
+         "k": k, "test_accuracy": 0.95} for k in (0.5, 0.9)])])
+    plots.plot_metric(summary, "test_accuracy", None, [tmp_path / "a.png"])
+    labels = [line.get_label() for line in figures[0].axes[0].get_lines()]
+    assert "tfmot prune_low_magnitude, layer scope, 2 fine-tuning epochs" in labels
+
+
 def test_loss_band_stops_at_zero(monkeypatch, tmp_path):
     figures = []
     monkeypatch.setattr(plots, "save_figure", lambda figure, paths, dpi: figures.append(figure))
