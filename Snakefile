@@ -42,6 +42,7 @@ rule all:
     input:
         rules.summarize.output.csv,
         rules.record_config.output.yaml,
+        expand(rules.describe_model.output.layers, seed=SEED),
         rules.plot_curves.output.figures,
         # tfmot's masks come from its fine-tuning, so no matrices are drawn for it.
         expand(rules.plot_matrices.output.figures,

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 def evaluate_pruned(pruned, layers, form_method, x_test, y_test, form_path, lock,
-                    batch_size, timing_repeats, single_image_calls):
+                    batch_size, timing_repeats, single_image_calls, masked_path=None):
     """Measure a pruned Keras model and return the result columns.
 
     Args:
@@ -33,6 +33,9 @@ def evaluate_pruned(pruned, layers, form_method, x_test, y_test, form_path, lock
         lock: the `prunelab.timing.TimingLock` of the run, held shared by
             the caller; it is taken exclusively for the timings only.
         batch_size, timing_repeats, single_image_calls: evaluation settings.
+        masked_path: where the masked model is saved as a .keras file;
+            None saves it nowhere. Jobs without a fast form save it, so that
+            their pruned weights are kept.
 
     Returns:
         A dict of the result columns that do not name the job (method, K,
@@ -48,6 +51,9 @@ def evaluate_pruned(pruned, layers, form_method, x_test, y_test, form_path, lock
     # Measured before evaluate compiles the model, which would add its
     # compile settings to the saved file.
     masked_bytes, masked_gzip_bytes = keras_model_bytes(pruned)
+    if masked_path is not None:
+        with atomic_path(masked_path) as temporary:
+            pruned.save(temporary)
     scores = models.evaluate(pruned, x_test, y_test, batch_size=batch_size)
     logger.info("test loss %.4f, accuracy %.4f, sparsity %.4f",
                 scores["loss"], scores["accuracy"], achieved)

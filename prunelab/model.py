@@ -336,16 +336,22 @@ def prune_model(model, k, method, prune_output_layer=False, scope="layer"):
     return copy, layers
 
 
-def describe_layers(model, prune_output_layer=False):
-    """Say, for every layer of a model, what pruning does to it.
+def describe_layers(model, prune_output_layer=False, methods=("weight", "unit", "tfmot")):
+    """Describe, for every layer of a model, what pruning does to it.
+
+    Args:
+        prune_output_layer: whether weight pruning and tfmot also prune the
+            output layer (the config key prune.prune_output_layer).
+        methods: the methods that run; the others are left out of pruned_by.
 
     Returns:
         One dict per layer, in model order: name, class, weight_shapes, and
         for Dense layers kernel_shape, output_layer (the last Dense layer)
-        and pruned_by, the methods that prune its kernel. Weight pruning
-        prunes every Dense kernel but the output layer's, which it prunes
-        only with `prune_output_layer`; unit pruning never prunes the output
-        layer. Other layers are carried through unpruned.
+        and pruned_by, the methods among `methods` that prune its kernel.
+        Weight pruning and tfmot prune every Dense kernel but the output
+        layer's, which they prune only with `prune_output_layer`. Unit
+        pruning never prunes the output layer. Other layers are carried
+        through unpruned.
     """
     denses = dense_layers(model)
     output = denses[-1] if denses else None
@@ -361,8 +367,8 @@ def describe_layers(model, prune_output_layer=False):
             entry.update(
                 kernel_shape=list(layer.get_weights()[0].shape),
                 output_layer=is_output,
-                pruned_by=[] if is_output and not prune_output_layer
-                else ["weight", "tfmot"] if is_output else ["weight", "unit", "tfmot"],
+                pruned_by=[method for method in methods
+                           if not is_output or (prune_output_layer and method != "unit")],
             )
         described.append(entry)
     return described

@@ -118,7 +118,7 @@ FORM_STYLES = {
                           "label": "tfmot, sparse (CSR)"},
 }
 WORKLOAD_TITLES = {
-    "batch": "10,000 test images in one batch (throughput)",
+    "batch": "{images} test images in one batch (throughput)",
     "single": "one image per call (latency)",
 }
 
@@ -189,12 +189,19 @@ def plot_times(summary, paths, dpi=150):
         axes.set_xlim(-0.02, 1.02)
         axes.set_xlabel("Sparsity K (fraction of weights or units pruned)")
         axes.set_ylabel("Inference time (ms, log scale)")
-        axes.set_title(WORKLOAD_TITLES[workload])
+        axes.set_title(WORKLOAD_TITLES[workload].format(images=_test_image_count(summary)))
         axes.grid(True, which="both", alpha=0.3)
     axes_pair[0].legend(fontsize=8)
     figure.suptitle("Inference time against sparsity K: median of timed runs, IQR bars"
                     + _seeds_note(summary, "; "))
     save_figure(figure, paths, dpi)
+
+
+def _test_image_count(summary):
+    """Return the number of test images the batch timings ran on, as text."""
+    if "inference_images" not in summary or summary["inference_images"].isna().all():
+        return "all"
+    return f"{int(summary['inference_images'].max()):,}"
 
 
 def _seed_count(summary):

@@ -77,6 +77,9 @@ def test_describe_layers_names_what_is_pruned():
     assert described["logits"]["pruned_by"] == []
     assert described["norm"]["class"] == "LayerNormalization"
     assert "pruned_by" not in described["norm"]
+    weight_only = {entry["name"]: entry for entry in
+                   models.describe_layers(functional_model(), methods=["weight"])}
+    assert weight_only["hidden_1"]["pruned_by"] == ["weight"]
     with_output = {entry["name"]: entry for entry in
                    models.describe_layers(functional_model(), prune_output_layer=True)}
     assert with_output["logits"]["pruned_by"] == ["weight", "tfmot"]
@@ -225,6 +228,7 @@ def test_own_model_replaces_training(own_run):
     directory, planned = own_run
     assert "train" not in planned
     assert planned["import_model"] == 1
+    assert planned["describe_model"] == 1
     assert planned["fetch_data"] == 1
     # weight and unit, K 0 and 0.5, fine-tuning 0 and 1 epoch.
     assert planned["prune_evaluate_weight"] == 4
@@ -240,12 +244,15 @@ def test_own_model_layers_written_and_logged(own_run):
     described = json.loads((directory / "results/train/seed0/layers.json").read_text())
     by_name = {entry["name"]: entry for entry in described["layers"]}
     assert by_name["hidden_1"]["kernel_shape"] == [16, 12]
-    assert by_name["hidden_2"]["pruned_by"] == ["weight", "unit", "tfmot"]
+    # Only the methods of the run are listed.
+    assert by_name["hidden_2"]["pruned_by"] == ["weight", "unit"]
     assert by_name["logits"]["pruned_by"] == []
     assert by_name["norm"]["class"] == "LayerNormalization"
-    log = (directory / "logs/import_model/seed0.log").read_text()
-    assert "Dense hidden_1, kernel [16, 12]: pruned by weight, unit, tfmot" in log
+    log = (directory / "logs/describe_model/seed0.log").read_text()
+    assert "Dense hidden_1, kernel [16, 12]: pruned by weight, unit" in log
     assert "LayerNormalization norm: carried through unpruned" in log
+    import_log = (directory / "logs/import_model/seed0.log").read_text()
+    assert "LayerNormalization norm: weights [[12], [12]]" in import_log
     metrics = json.loads((directory / "results/train/seed0/metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.9
 
@@ -269,8 +276,23 @@ def test_own_model_pruned_dense_kernels_only(own_run):
 
 
 @pytest.mark.slow
+def test_own_model_masked_pruned_model_saved(own_run, own_files):
+    directory, _ = own_run
+    original = weights_by_layer(models.load_model(own_files / "own.keras"))
+    path = directory / "results/prune/seed0/weight/layer/ft0/k0.5000.masked.keras"
+    pruned = weights_by_layer(models.load_model(path))
+    for name in ("norm", "logits"):
+        for old, new in zip(original[name], pruned[name]):
+            assert np.array_equal(old, new), name
+    kernel = pruned["hidden_1"][0]
+    assert np.count_nonzero(kernel == 0) == kernel.size // 2
+    assert (directory / "results/prune/seed0/unit/layer/ft1/k0.5000.masked.keras").is_file()
+
+
+@pytest.mark.slow
 def test_own_dense_chain_gets_fast_forms(tmp_path, own_files):
     arrays = custom_arrays()
+    keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input(shape=(4, 4)), keras.layers.Flatten(),
                               keras.layers.Dense(10, activation="relu"),
                               keras.layers.Dropout(0.2),
@@ -282,13 +304,18 @@ def test_own_dense_chain_gets_fast_forms(tmp_path, own_files):
     snakemake(tmp_path, "--cores", "2", "results/summary.csv")
     for method, form in (("weight", "sparse.npz"), ("unit", "compact.keras")):
         assert (tmp_path / f"results/prune/seed0/{method}/layer/ft0/k0.5000.{form}").is_file()
+        assert not (tmp_path / f"results/prune/seed0/{method}/layer/ft0/"
+                                f"k0.5000.masked.keras").exists()
         result = json.loads((tmp_path / f"results/prune/seed0/{method}/layer/ft0/"
                              f"k0.5000.json").read_text())
         assert result["form_same_classes"] is True
         assert result["form_max_abs_difference"] < 1e-4
-        # A softmax model is scored from probabilities: a loss from logits
-        # would be far above this.
-        assert result["test_loss"] < 1.0
+    # At K = 0 the loss of a softmax model is the cross-entropy of the
+    # probabilities it predicts.
+    probabilities = model.predict(arrays["x_test"], verbose=0)
+    expected = -np.mean(np.log(probabilities[np.arange(len(probabilities)), arrays["y_test"]]))
+    dense = json.loads((tmp_path / "results/prune/seed0/weight/layer/ft0/k0.0000.json").read_text())
+    assert dense["test_loss"] == pytest.approx(expected, rel=1e-4)
 
 
 @pytest.mark.slow

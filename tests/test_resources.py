@@ -158,7 +158,7 @@ def test_peak_memory_within_mem_mb(watched_run):
     directory, text, _ = watched_run
     declared = {rule: memory for _, rule, memory in job_events(text)}
     benchmarks = sorted((directory / "benchmarks").rglob("*.tsv"))
-    assert len(benchmarks) == 13
+    assert len(benchmarks) == 14
     for benchmark in benchmarks:
         parts = benchmark.relative_to(directory / "benchmarks").parts
         rule = parts[0].removesuffix(".tsv")

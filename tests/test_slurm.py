@@ -99,7 +99,7 @@ def test_every_job_ran_as_slurm_job(slurm_run):
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
     # Every job but the local rule all: fetch, config, train, 6 pruning
     # jobs, summary, curves and 2 matrix figures.
-    assert len(submitted) == 13
+    assert len(submitted) == 14
     log_folder = directory / ".snakemake/slurm_logs"
     logs = [path.relative_to(log_folder).parts[0] for path in log_folder.rglob("*.log")]
     assert logs.count("rule_prune_evaluate_weight") == 3

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 PRUNE_JOBS = {"prune_evaluate_weight": 3, "prune_evaluate_unit": 3}
 FULL_RUN = {
     "fetch_data": 1, "train": 1, **PRUNE_JOBS, "summarize": 1,
-    "plot_curves": 1, "plot_matrices": 2, "record_config": 1, "all": 1,
+    "plot_curves": 1, "plot_matrices": 2, "record_config": 1, "describe_model": 1, "all": 1,
 }
 # Any config change rewrites results/config.yaml, the config shown in the report.
 RECORD = {"record_config": 1}
@@ -226,7 +226,7 @@ def test_output_layer_switch_reruns_weight_only(finished_run):
     planned = variant(directory, config, "output-layer.yaml",
                       lambda c: c.setdefault("prune", {}).update(prune_output_layer=True))
     assert planned == {"prune_evaluate_weight": 3, "summarize": 1, "plot_curves": 1,
-                       "plot_matrices": 1, **RECORD, "all": 1}
+                       "plot_matrices": 1, "describe_model": 1, **RECORD, "all": 1}
 
 
 def test_data_settings_do_not_refetch(finished_run):
@@ -254,7 +254,8 @@ def test_dry_run_in_fresh_directory(tmp_path):
     assert planned == {
         "fetch_data": 1, "train": 1, "prune_evaluate_weight": 10,
         "prune_evaluate_unit": 10, "summarize": 1,
-        "plot_curves": 1, "plot_matrices": 2, "record_config": 1, "all": 1,
+        "plot_curves": 1, "plot_matrices": 2, "record_config": 1, "describe_model": 1,
+        "all": 1,
     }
     assert not (tmp_path / "resources").exists()
 

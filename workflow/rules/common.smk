@@ -86,6 +86,18 @@ def method_finetunes(method):
     return FINETUNE_EPOCHS
 
 
+def model_output(method, form_file):
+    """Return the pruned-model output of a pruning rule.
+
+    It is the fast form (`form_file`) when the model has one, and otherwise
+    the masked pruned model, so every job leaves its pruned weights.
+    """
+    base = f"results/prune/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}"
+    if FAST_FORM:
+        return {"form": f"{base}.{form_file}"}
+    return {"masked": f"{base}.masked.keras"}
+
+
 def custom_local_files():
     """Return the local files of custom data's sources: inputs of the fetch job."""
     if DATASET != "custom":

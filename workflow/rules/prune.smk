@@ -1,13 +1,7 @@
 # One rule per method, because each method saves its fast form in its own
 # format: weight pruning a CSR npz, unit pruning a compact .keras model.
-# A model that is not a chain of Dense layers has no fast form.
-def fast_form_output(method, form_file):
-    """Return the fast-form output of a pruning rule, or {} when the model has none."""
-    if not FAST_FORM:
-        return {}
-    return {"form": f"results/prune/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}.{form_file}"}
-
-
+# A model that is not a chain of Dense layers has no fast form, so its
+# jobs save the masked pruned model instead.
 for method, form_file in (("weight", "sparse.npz"), ("unit", "compact.keras")):
 
     rule:
@@ -18,7 +12,7 @@ for method, form_file in (("weight", "sparse.npz"), ("unit", "compact.keras")):
             npz=DATA_NPZ,
         output:
             json=f"results/prune/seed{{seed}}/{method}/{{scope}}/ft{{finetune}}/k{{k}}.json",
-            **fast_form_output(method, form_file),
+            **model_output(method, form_file),
         params:
             method=method,
             scope=scope_of(method),
@@ -53,7 +47,7 @@ rule prune_evaluate_tfmot:
         npz=DATA_NPZ,
     output:
         json="results/prune/seed{seed}/tfmot/{scope}/ft{finetune}/k{k}.json",
-        **fast_form_output("tfmot", "sparse.npz"),
+        **model_output("tfmot", "sparse.npz"),
     params:
         prune_output_layer=prunes_output_layer("weight"),
         batch_size=config["evaluate"]["batch_size"],

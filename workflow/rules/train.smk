@@ -41,10 +41,8 @@ else:
         output:
             model=MODEL_PATH,
             metrics=TRAIN_METRICS,
-            layers="results/train/seed{seed}/layers.json",
         params:
             batch_size=config["evaluate"]["batch_size"],
-            prune_output_layer=config["prune"]["prune_output_layer"],
         log:
             "logs/import_model/seed{seed}.log",
         benchmark:
@@ -58,3 +56,27 @@ else:
             "../../envs/prunelab.yaml"
         script:
             "../scripts/import_model.py"
+
+
+# Which layers each method of the run prunes, with their shapes. A rule of
+# its own, so that changing the methods rewrites this file only.
+rule describe_model:
+    input:
+        model=MODEL_PATH,
+    output:
+        layers="results/train/seed{seed}/layers.json",
+    params:
+        methods=config["methods"],
+        prune_output_layer=config["prune"]["prune_output_layer"],
+    log:
+        "logs/describe_model/seed{seed}.log",
+    benchmark:
+        "benchmarks/describe_model/seed{seed}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1200,
+        runtime=5,
+    conda:
+        "../../envs/prunelab.yaml"
+    script:
+        "../scripts/describe_model.py"

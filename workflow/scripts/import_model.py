@@ -31,16 +31,11 @@ try:
         source, advice="Check that it was saved by Keras 3 with model.save('name.keras').")
 except ValueError as error:
     stop(error)
-layers = models.describe_layers(model, params.prune_output_layer)
-if not any("kernel_shape" in layer for layer in layers):
+if not models.dense_layers(model):
     stop(f"model file {source} has no Dense layer to prune; prunelab prunes Dense kernels only")
-for layer in layers:
-    if "kernel_shape" in layer:
-        pruned_by = ", ".join(layer["pruned_by"]) or "no method (output layer)"
-        logger.info("Dense %s, kernel %s: pruned by %s", layer["name"],
-                    layer["kernel_shape"], pruned_by)
-    else:
-        logger.info("%s %s: carried through unpruned", layer["class"], layer["name"])
+for layer in model.layers:
+    logger.info("%s %s: weights %s", type(layer).__name__, layer.name,
+                [list(weight.shape) for weight in layer.get_weights()])
 
 arrays = data.load_fetched(snakemake.input.npz, data.spec_for(snakemake.config["data"]["dataset"]))
 input_shape = models.input_shape_of(model)
@@ -61,7 +56,6 @@ logger.info("%s: input shape %s, %d outputs, test loss %.4f, test accuracy %.4f"
 with atomic_path(snakemake.output.model) as temporary:
     shutil.copyfile(source, temporary)
 nonzero, total = models.count_nonzero_parameters(model)
-write_json(snakemake.output.layers, {"source": source, "layers": layers})
 write_json(snakemake.output.metrics, {
     "seed": seed,
     "source": source,
@@ -72,5 +66,4 @@ write_json(snakemake.output.metrics, {
     "epochs": None,
     "threads": threads,
 })
-logger.info("wrote %s, %s and %s", snakemake.output.model,
-            snakemake.output.metrics, snakemake.output.layers)
+logger.info("wrote %s and %s", snakemake.output.model, snakemake.output.metrics)

@@ -54,6 +54,7 @@ if finetune_settings:
 result = evaluate_pruned(
     pruned, layers, method, x_test, y_test,
     form_path=getattr(snakemake.output, "form", None),
+    masked_path=getattr(snakemake.output, "masked", None),
     lock=lock,
     batch_size=params.batch_size,
     timing_repeats=params.timing_repeats,

@@ -64,6 +64,7 @@ pruned, layers, history = tfmot_prune.prune_with_tfmot(
 result = evaluate_pruned(
     pruned, layers, "weight", x_test, arrays["y_test"],
     form_path=getattr(snakemake.output, "form", None),
+    masked_path=getattr(snakemake.output, "masked", None),
     lock=lock,
     batch_size=params.batch_size,
     timing_repeats=params.timing_repeats,

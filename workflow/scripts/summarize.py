@@ -16,7 +16,8 @@ COLUMNS = [
     "achieved_sparsity",
     "nonzero_params", "total_params", "flops_dense_per_image",
     "flops_nonzero_per_image", "test_loss", "test_accuracy",
-    "inference_ms", "inference_ms_q1", "inference_ms_q3", "form", "ideal_time_ratio",
+    "inference_ms", "inference_ms_q1", "inference_ms_q3", "inference_images", "form",
+    "ideal_time_ratio",
     "form_max_abs_difference", "form_same_classes",
     "compact_flops_per_image", "compact_params", "sparse_flops_per_image", "sparse_params",
 ]
