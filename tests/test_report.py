@@ -108,7 +108,8 @@ def shown_image(browser):
                 return image
         return None
 
-    return wait_for(decoded)
+    # A large figure can take a while to decode on a loaded machine.
+    return wait_for(decoded, timeout_s=30)
 
 
 def test_report_is_self_contained(report_path):
