@@ -214,6 +214,10 @@ def check_config(config, conda=False):
 
     Raises:
         ConfigError: naming the key, the value received and what is allowed.
+
+    Returns:
+        The architecture of the model file (`prunelab.model_files.ModelInfo`),
+        or None when the workflow trains its own model.
     """
     try:
         k_values = check_k_list(config["k_values"], key="k_values")
@@ -236,6 +240,7 @@ def check_config(config, conda=False):
     model_info = _check_model_file(config["model"]["file"])
     if "tfmot" in config["methods"]:
         _check_tfmot(config, model_info, conda)
+    return model_info
 
 
 def _check_data(settings):

