@@ -463,9 +463,9 @@ def prune_with_tfmot(model, k, prune_output_layer, fit, validation, epochs, batc
     logger.info("tfmot: wrapped %s in prune_low_magnitude at sparsity %g; not pruned: %s",
                 ", ".join(selected) or "no layer", k,
                 ", ".join(name for name in dense_names if name not in selected) or "none")
-    logger.info("tfmot: %d steps (%d epoch%s of %d), mask recomputed every %d steps from step %d",
+    logger.info("tfmot: %d steps (%d epoch%s of %d), mask recomputed every %d step%s from step %d",
                 total_steps, epochs, "" if epochs == 1 else "s", steps_per_epoch, frequency,
-                frequency)
+                "" if frequency == 1 else "s", frequency)
 
     from_logits = not outputs_probabilities(model)
     wrapped.compile(
