@@ -59,6 +59,7 @@ def evaluate_pruned(pruned, layers, form_method, x_test, y_test, form_path, lock
                 scores["loss"], scores["accuracy"], achieved)
 
     kernels = models.kernels_of(pruned)
+    dense_flops = cost.dense_flops(kernels)
     masked_predict = models.compiled_predict(pruned)
     timing_arguments = {"repeats": timing_repeats, "single_calls": single_image_calls}
     form = None
@@ -75,7 +76,6 @@ def evaluate_pruned(pruned, layers, form_method, x_test, y_test, form_path, lock
                                            masked_outputs.argmax(axis=1)))
         logger.info("%s form: max abs difference %.2e to the masked outputs, same classes %s",
                     form.name, difference, same_classes)
-        dense_flops = cost.dense_flops(kernels)
         form_columns = {
             "form": form.name,
             f"{form.name}_flops_per_image": form.flops_per_image,
@@ -107,7 +107,7 @@ def evaluate_pruned(pruned, layers, form_method, x_test, y_test, form_path, lock
         "layers": layers,
         "nonzero_params": nonzero,
         "total_params": total,
-        "flops_dense_per_image": cost.dense_flops(kernels),
+        "flops_dense_per_image": dense_flops,
         "flops_nonzero_per_image": cost.nonzero_flops(kernels),
         "test_loss": scores["loss"],
         "test_accuracy": scores["accuracy"],

@@ -2,8 +2,6 @@
 
 import use_checkout  # noqa: F401 (puts this checkout's prunelab first)
 
-import os
-
 from prunelab import data, tfmot_prune
 from prunelab.fileio import write_json
 from prunelab.kvalues import parse_k
@@ -29,10 +27,6 @@ if wildcards.scope != "layer":
     stop(f"tfmot prunes each layer on its own, so its scope is layer, not {wildcards.scope!r}")
 if settings is None:
     stop("tfmot prunes while it fine-tunes, so its jobs need at least 1 fine-tuning epoch")
-# tfmot works with Keras 2 only, which TensorFlow serves when this is set
-# before it starts; Keras 3 stays importable as the keras package.
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-
 from prunelab.runtime import configure_tensorflow  # noqa: E402
 
 lock = TimingLock(TIMING_LOCK_PATH)
